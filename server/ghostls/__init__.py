@@ -1,0 +1,3 @@
+"""ghostls: a local AI language server for Python."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The command line: the server (`serve`) and terminal subcommands that talk to it over LSP."""

@@ -1,0 +1,270 @@
+"""Open documents: text, version and tree-sitter tree, edited incrementally.
+
+The store is mutated only on the event loop (didOpen/didChange/didClose). Features take an
+immutable :class:`Snapshot`; the tree inside a snapshot is never edited again because every edit
+works on a copy of the previous tree.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import tree_sitter
+import tree_sitter_python
+
+from ghostls.positions import Encoding, column_to_index, index_to_column, utf8_len
+
+log = logging.getLogger(__name__)
+
+PY_LANGUAGE = tree_sitter.Language(tree_sitter_python.language())
+
+# Parsing a pathological buffer must give up rather than stall the event loop.
+PARSE_TIMEOUT_MICROS = 2_000_000
+
+
+def new_parser() -> tree_sitter.Parser:
+    parser = tree_sitter.Parser(PY_LANGUAGE)
+    return parser
+
+
+def _line_starts(text: str, base: int = 0) -> list[int]:
+    """Code-point offsets where each line after the first begins (just after each '\\n')."""
+    starts: list[int] = []
+    find = text.find
+    pos = find("\n")
+    while pos != -1:
+        starts.append(base + pos + 1)
+        pos = find("\n", pos + 1)
+    return starts
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """One change in LSP terms: a range (or None for a full replacement) and new text."""
+
+    start_line: int
+    start_character: int
+    end_line: int
+    end_character: int
+    text: str
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """An immutable view of one document at one version."""
+
+    uri: str
+    version: int
+    text: str
+    source: bytes  # UTF-8 text, what tree-sitter parsed
+    tree: tree_sitter.Tree
+    line_offsets: tuple[int, ...]  # code-point offset of the start of every line
+    encoding: Encoding = Encoding.UTF16
+
+    @property
+    def line_count(self) -> int:
+        return len(self.line_offsets)
+
+    def line(self, row: int) -> str:
+        """Line ``row`` without its line terminator ('\\n' or '\\r\\n')."""
+        if row < 0 or row >= len(self.line_offsets):
+            return ""
+        start = self.line_offsets[row]
+        end = self.line_offsets[row + 1] - 1 if row + 1 < len(self.line_offsets) else len(self.text)
+        line = self.text[start:end]
+        return line[:-1] if line.endswith("\r") else line
+
+    def offset_at(self, row: int, column: int) -> int:
+        """Code-point offset for an LSP position (clamped into the document)."""
+        if row < 0:
+            return 0
+        if row >= len(self.line_offsets):
+            return len(self.text)
+        return self.line_offsets[row] + column_to_index(self.line(row), column, self.encoding)
+
+    def position_at(self, offset: int) -> tuple[int, int]:
+        """LSP (line, column) for a code-point offset."""
+        offset = max(0, min(offset, len(self.text)))
+        row = bisect.bisect_right(self.line_offsets, offset) - 1
+        index = offset - self.line_offsets[row]
+        return row, index_to_column(self.line(row), index, self.encoding)
+
+    def byte_at(self, offset: int) -> int:
+        """UTF-8 byte offset for a code-point offset (what tree-sitter nodes use)."""
+        if self.text.isascii():
+            return offset
+        return utf8_len(self.text[:offset])
+
+    def offset_of_byte(self, byte: int) -> int:
+        if self.text.isascii():
+            return byte
+        return len(self.source[:byte].decode("utf-8", "replace"))
+
+    def point_at(self, offset: int) -> tuple[int, int]:
+        """tree-sitter point (row, byte column) for a code-point offset."""
+        offset = max(0, min(offset, len(self.text)))
+        row = bisect.bisect_right(self.line_offsets, offset) - 1
+        return row, utf8_len(self.text[self.line_offsets[row] : offset])
+
+
+class Document:
+    """Mutable state of one open document; produce snapshots with :meth:`snapshot`."""
+
+    def __init__(
+        self, uri: str, text: str, version: int, encoding: Encoding = Encoding.UTF16
+    ) -> None:
+        self.uri = uri
+        self.version = version
+        self.encoding = encoding
+        self._parser = new_parser()
+        self._text = text
+        self._source = text.encode("utf-8", "surrogatepass")
+        self._line_offsets = [0, *_line_starts(text)]
+        self._tree = self._parse(None)
+        self._snapshot: Snapshot | None = None
+
+    def _parse(self, old: tree_sitter.Tree | None) -> tree_sitter.Tree:
+        if old is None:
+            return self._parser.parse(self._source)
+        return self._parser.parse(self._source, old)
+
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None or self._snapshot.version != self.version:
+            self._snapshot = Snapshot(
+                uri=self.uri,
+                version=self.version,
+                text=self._text,
+                source=self._source,
+                tree=self._tree,
+                line_offsets=tuple(self._line_offsets),
+                encoding=self.encoding,
+            )
+        return self._snapshot
+
+    def replace_all(self, text: str, version: int) -> None:
+        self._text = text
+        self._source = text.encode("utf-8", "surrogatepass")
+        self._line_offsets = [0, *_line_starts(text)]
+        self._tree = self._parse(None)
+        self.version = version
+        self._snapshot = None
+
+    def apply(self, edits: Sequence[TextEdit | str], version: int) -> None:
+        """Apply LSP content changes in order (a str is a full-text replacement)."""
+        for edit in edits:
+            if isinstance(edit, str):
+                self.replace_all(edit, version)
+            else:
+                self._apply_one(edit)
+        self.version = version
+        self._snapshot = None
+
+    def _offset(self, row: int, column: int) -> int:
+        offsets = self._line_offsets
+        if row < 0:
+            return 0
+        if row >= len(offsets):
+            return len(self._text)
+        start = offsets[row]
+        end = offsets[row + 1] - 1 if row + 1 < len(offsets) else len(self._text)
+        line = self._text[start:end]
+        if line.endswith("\r"):
+            line = line[:-1]
+        return start + column_to_index(line, column, self.encoding)
+
+    def _point(self, offset: int) -> tuple[int, int]:
+        row = bisect.bisect_right(self._line_offsets, offset) - 1
+        return row, utf8_len(self._text[self._line_offsets[row] : offset])
+
+    def _apply_one(self, edit: TextEdit) -> None:
+        start = self._offset(edit.start_line, edit.start_character)
+        end = self._offset(edit.end_line, edit.end_character)
+        if end < start:
+            start, end = end, start
+        old_text = self._text
+        start_point = self._point(start)
+        old_end_point = self._point(end)
+        start_byte = self._byte(start)
+        old_end_byte = start_byte + utf8_len(old_text[start:end])
+        new_text = old_text[:start] + edit.text + old_text[end:]
+        inserted = edit.text.encode("utf-8", "surrogatepass")
+        self._source = self._source[:start_byte] + inserted + self._source[old_end_byte:]
+        self._text = new_text
+        self._update_line_offsets(start, end, edit.text)
+        new_end = start + len(edit.text)
+        new_end_point = self._point(new_end)
+        tree = self._tree.copy()  # snapshots keep the old, unedited tree
+        tree.edit(
+            start_byte=start_byte,
+            old_end_byte=old_end_byte,
+            new_end_byte=start_byte + len(inserted),
+            start_point=start_point,
+            old_end_point=old_end_point,
+            new_end_point=new_end_point,
+        )
+        self._tree = self._parse(tree)
+
+    def _byte(self, offset: int) -> int:
+        row = bisect.bisect_right(self._line_offsets, offset) - 1
+        line_start = self._line_offsets[row]
+        # Byte offset of the line start: tree-sitter's root knows nothing of lines, so count.
+        return self._line_start_byte(row) + utf8_len(self._text[line_start:offset])
+
+    def _line_start_byte(self, row: int) -> int:
+        if self._text.isascii():
+            return self._line_offsets[row]
+        return utf8_len(self._text[: self._line_offsets[row]])
+
+    def _update_line_offsets(self, start: int, end: int, inserted: str) -> None:
+        offsets = self._line_offsets
+        first = bisect.bisect_right(offsets, start)  # lines starting after `start` may change
+        last = bisect.bisect_right(offsets, end)
+        delta = len(inserted) - (end - start)
+        new_starts = _line_starts(inserted, start)
+        offsets[first:] = new_starts + [o + delta for o in offsets[last:]]
+
+
+class DocumentStore:
+    """All open documents, keyed by URI."""
+
+    def __init__(self, encoding: Encoding = Encoding.UTF16) -> None:
+        self.encoding = encoding
+        self._docs: dict[str, Document] = {}
+
+    def open(self, uri: str, text: str, version: int) -> Snapshot:
+        doc = Document(uri, text, version, self.encoding)
+        self._docs[uri] = doc
+        return doc.snapshot()
+
+    def change(self, uri: str, edits: Sequence[TextEdit | str], version: int) -> Snapshot | None:
+        """Apply edits; None (and a log line) for unknown documents or stale versions."""
+        doc = self._docs.get(uri)
+        if doc is None:
+            log.warning("didChange for a document that is not open: %s (ignored)", uri)
+            return None
+        if version < doc.version:
+            log.warning(
+                "didChange with stale version %s < %s for %s (ignored)", version, doc.version, uri
+            )
+            return None
+        doc.apply(edits, version)
+        return doc.snapshot()
+
+    def close(self, uri: str) -> None:
+        self._docs.pop(uri, None)
+
+    def get(self, uri: str) -> Snapshot | None:
+        doc = self._docs.get(uri)
+        return doc.snapshot() if doc else None
+
+    def __contains__(self, uri: object) -> bool:
+        return uri in self._docs
+
+    def __iter__(self) -> Iterator[Snapshot]:
+        return (doc.snapshot() for doc in list(self._docs.values()))
+
+    def __len__(self) -> int:
+        return len(self._docs)

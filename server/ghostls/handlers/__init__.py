@@ -1,0 +1,1 @@
+"""One module per LSP method group; each handler unpacks params and calls a pure function."""

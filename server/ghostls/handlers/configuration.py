@@ -1,0 +1,35 @@
+"""Settings from workspace/configuration and workspace/didChangeConfiguration."""
+
+from __future__ import annotations
+
+import logging
+
+from lsprotocol import types
+
+from ghostls.app import GhostServer
+
+log = logging.getLogger(__name__)
+
+
+async def pull_configuration(ls: GhostServer) -> None:
+    """Ask the client for section ``ghostls``; a failure keeps the current settings."""
+    try:
+        result = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="ghostls")])
+        )
+    except Exception as exc:  # a client may reject the request; settings stay as they are
+        log.info("workspace/configuration failed: %s", exc)
+        return
+    if result and result[0] is not None:
+        ls.apply_settings(result[0], "workspace/configuration")
+
+
+async def did_change_configuration(
+    ls: GhostServer, params: types.DidChangeConfigurationParams
+) -> None:
+    settings = params.settings
+    # Push-style clients send {"ghostls": {...}}; pull-style ones send null and expect a pull.
+    if isinstance(settings, dict) and "ghostls" in settings:
+        ls.apply_settings(settings["ghostls"], "didChangeConfiguration")
+    elif ls.client_settings_supported:
+        await pull_configuration(ls)

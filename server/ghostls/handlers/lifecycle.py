@@ -1,0 +1,52 @@
+"""initialize / initialized / shutdown / exit."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+
+from lsprotocol import types
+
+from ghostls.app import GhostServer
+from ghostls.handlers.configuration import pull_configuration
+from ghostls.positions import Encoding
+
+log = logging.getLogger(__name__)
+
+
+def on_initialize(ls: GhostServer, params: types.InitializeParams) -> None:
+    # pygls has already chosen the position encoding from the client's preferences.
+    ls.documents.encoding = Encoding.from_lsp(ls.workspace.position_encoding)
+    caps = params.capabilities
+    ls.client_settings_supported = bool(caps.workspace and caps.workspace.configuration)
+    if params.initialization_options is not None:
+        ls.apply_settings(params.initialization_options, "initializationOptions")
+
+
+async def on_initialized(ls: GhostServer, params: types.InitializedParams) -> None:
+    if ls.client_settings_supported:
+        await pull_configuration(ls)
+    for hook in list(ls.startup_hooks):
+        try:
+            result = hook(ls)
+            if inspect.isawaitable(result):
+                ls.spawn(result, name=getattr(hook, "__name__", "startup"))
+        except Exception:
+            log.exception("startup hook failed")
+
+
+async def on_shutdown(ls: GhostServer, params: None) -> None:
+    ls.closing = True
+    ls.cancel_background()
+    for hook in list(ls.shutdown_hooks):
+        try:
+            result = hook(ls)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("shutdown hook failed")
+
+
+def on_exit(ls: GhostServer, params: None) -> None:
+    ls.closing = True
+    ls.cancel_background()
