@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m ghostls.bench NAME`; each prints numbers and writes JSON."""
