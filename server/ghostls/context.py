@@ -1,0 +1,332 @@
+"""Token-budgeted prompt parts for a completion at a cursor.
+
+Layout decisions, all for the model's KV cache (llama.cpp reuses the longest common token
+prefix of the previous prompt):
+
+- The prefix window starts at a line whose number is a multiple of ``window_step_lines`` and is
+  sized from whole lines *above* the cursor's line, so typing on a line never moves the start
+  and pressing Enter moves it only when a whole step no longer fits.
+- The extra chunks (definitions the code near the cursor uses) are chosen by usefulness under a
+  fixed budget, then emitted in a stable order (other files by path, then this file, each in
+  file order), so a keystroke that does not add or drop a chunk leaves them byte-identical.
+- The partial current line ends the prefix; the suffix starts with the rest of that line and
+  ends at a line boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ghostls.documents import Snapshot
+from ghostls.engine.types import ContextChunk, PromptParts
+from ghostls.syntax.cursor import CursorInfo, analyze_cursor
+from ghostls.syntax.scopes import enclosing_scope_nodes, header_text
+from ghostls.syntax.symbols import Definition, imports, referenced_names, resolve
+
+log = logging.getLogger(__name__)
+
+CHARS_PER_TOKEN = 3.5
+# Names that resolve to many unrelated definitions, or are never worth a chunk.
+_UNHELPFUL_NAMES = frozenset({"self", "cls", "__init__", "super", "object"})
+MAX_DEFINITIONS_PER_NAME = 2
+
+
+def estimate_tokens(text: str) -> int:
+    return int(len(text) / CHARS_PER_TOKEN + 0.999)
+
+
+@dataclass(frozen=True)
+class ContextBudget:
+    max_tokens: int = 1500  # prefix + suffix + extra
+    prefix_share: float = 0.65  # of max_tokens, for the prefix window
+    suffix_tokens: int = 200
+    extra_tokens: int = 325  # cap for the extra chunks (less if the rest leaves less)
+    window_step_lines: int = 32  # the prefix window's start moves in steps of this many lines
+    current_line_reserve: int = 40  # tokens kept for the cursor's own line
+    reference_window_lines: int = 40  # names used this far above the cursor are looked up
+    max_chunk_tokens: int = 160  # one definition's summary is cut to this
+
+    @property
+    def prefix_tokens(self) -> int:
+        return max(1, int(self.max_tokens * self.prefix_share))
+
+    @property
+    def suffix_budget(self) -> int:
+        return max(0, min(self.suffix_tokens, self.max_tokens - self.prefix_tokens))
+
+    @property
+    def extra_budget(self) -> int:
+        return max(
+            0, min(self.extra_tokens, self.max_tokens - self.prefix_tokens - self.suffix_budget)
+        )
+
+
+@dataclass(frozen=True)
+class BuiltContext:
+    prompt: PromptParts
+    cursor: CursorInfo
+    debug: dict[str, Any] = field(default_factory=dict)
+
+
+def _line_span(snapshot: Snapshot, first: int, last: int) -> tuple[int, int]:
+    """Code-point range of rows [first, last) including their line terminators."""
+    offsets = snapshot.line_offsets
+    start = offsets[first] if first < len(offsets) else len(snapshot.text)
+    end = offsets[last] if last < len(offsets) else len(snapshot.text)
+    return start, end
+
+
+class _Counter:
+    """Token counts of line ranges; the default estimate needs no text copies."""
+
+    def __init__(self, snapshot: Snapshot, count: Callable[[str], int] | None) -> None:
+        self.snapshot = snapshot
+        self.count = count
+
+    def rows(self, first: int, last: int) -> int:
+        start, end = _line_span(self.snapshot, first, last)
+        if self.count is None:
+            return int((end - start) / CHARS_PER_TOKEN + 0.999)
+        return self.count(self.snapshot.text[start:end])
+
+    def text(self, text: str) -> int:
+        return estimate_tokens(text) if self.count is None else self.count(text)
+
+
+def _prefix_start_row(row: int, budget: ContextBudget, counter: _Counter) -> tuple[int, int]:
+    """First row of the prefix window and the tokens of the whole lines above the cursor."""
+    step = max(1, budget.window_step_lines)
+    room = max(0, budget.prefix_tokens - budget.current_line_reserve)
+    start = (row // step) * step
+    used = counter.rows(start, row)
+    if used > room:
+        # Even the cursor's own step is too large: cut at finer, still quantized lines.
+        fine = max(1, step // 8)
+        while start < row and used > room:
+            nxt = min(row, start + fine)
+            used -= counter.rows(start, nxt)
+            start = nxt
+        return start, used
+    while start > 0:
+        block = counter.rows(start - step, start)
+        if used + block > room:
+            break
+        used += block
+        start -= step
+    return max(0, start), used
+
+
+def _suffix_end_row(row: int, budget: ContextBudget, counter: _Counter, first: int) -> int:
+    """Exclusive end row of the suffix: whole lines after the cursor's line under budget."""
+    room = budget.suffix_budget - first
+    end = row + 1
+    count = counter.snapshot.line_count
+    while end < count and room > 0:
+        cost = counter.rows(end, end + 1)
+        if cost > room:
+            break
+        room -= cost
+        end += 1
+    return end
+
+
+def _cut(text: str, max_tokens: int, counter: _Counter) -> str:
+    if counter.text(text) <= max_tokens:
+        return text
+    kept: list[str] = []
+    used = 0
+    for line in text.splitlines():
+        cost = counter.text(line + "\n")
+        if used + cost > max_tokens:
+            break
+        kept.append(line)
+        used += cost
+    return "\n".join([*kept, "    ..."]) if kept else ""
+
+
+def _visible(definition: Definition, uri: str, rows: tuple[int, int]) -> bool:
+    """True if the definition's header is already in the prompt's windows."""
+    return definition.uri == uri and rows[0] <= definition.start_row < rows[1]
+
+
+@dataclass
+class _Pick:
+    uri: str
+    start_byte: int
+    text: str
+    tokens: int
+    label: str
+    rank: int
+
+
+def build_context(
+    snapshot: Snapshot,
+    offset: int,
+    others: Sequence[Snapshot] = (),
+    budget: ContextBudget = ContextBudget(),  # frozen: safe as a default
+    count_tokens: Callable[[str], int] | None = None,
+) -> BuiltContext:
+    """Prompt parts for a completion at code-point ``offset`` of ``snapshot``."""
+    started = time.perf_counter()
+    offset = max(0, min(offset, len(snapshot.text)))
+    cursor = analyze_cursor(snapshot, offset)
+    counter = _Counter(snapshot, count_tokens)
+    row = cursor.row
+
+    start_row, above_tokens = _prefix_start_row(row, budget, counter)
+    prefix_start = snapshot.line_offsets[start_row]
+    prefix = snapshot.text[prefix_start:offset]
+    line_end = _line_span(snapshot, row, row + 1)[1]
+    rest_of_line = snapshot.text[offset:line_end]
+    end_row = _suffix_end_row(row, budget, counter, counter.text(rest_of_line))
+    suffix_end = _line_span(snapshot, end_row, end_row)[0]
+    suffix = snapshot.text[offset:suffix_end]
+    visible_rows = (start_row, end_row)
+
+    picks, considered, skipped = _choose_extras(
+        snapshot, offset, others, budget, counter, visible_rows
+    )
+    extra = _layout(picks, snapshot)
+    prompt = PromptParts(prefix=prefix, suffix=suffix, extra=extra, path=module_path(snapshot.uri))
+    elapsed = (time.perf_counter() - started) * 1000
+    debug: dict[str, Any] = {
+        "cursor": {"row": row, "column": cursor.column, "kind": cursor.kind.value},
+        "reason": cursor.reason,
+        "prefix_rows": [start_row, row],
+        "suffix_rows": [row, end_row],
+        "prefix_tokens": counter.text(prefix),
+        "prefix_tokens_above_line": above_tokens,
+        "suffix_tokens": counter.text(suffix),
+        "extra_tokens": sum(p.tokens for p in picks),
+        "budget": {
+            "prefix": budget.prefix_tokens,
+            "suffix": budget.suffix_budget,
+            "extra": budget.extra_budget,
+        },
+        "chunks": [
+            {"label": p.label, "path": module_path(p.uri), "rank": p.rank, "tokens": p.tokens}
+            for p in picks
+        ],
+        "names": considered[:20],
+        "skipped": skipped[:20],
+        "ms": round(elapsed, 3),
+    }
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("context %s", debug)
+    return BuiltContext(prompt=prompt, cursor=cursor, debug=debug)
+
+
+def module_path(uri: str) -> str:
+    name = uri.rstrip("/").rsplit("/", 1)[-1]
+    return name or uri
+
+
+def _choose_extras(
+    snapshot: Snapshot,
+    offset: int,
+    others: Sequence[Snapshot],
+    budget: ContextBudget,
+    counter: _Counter,
+    visible_rows: tuple[int, int],
+) -> tuple[list[_Pick], list[str], list[str]]:
+    room = budget.extra_budget
+    uri = snapshot.uri
+    names = [
+        n
+        for n in referenced_names(snapshot, offset, budget.reference_window_lines)
+        if n not in _UNHELPFUL_NAMES
+    ]
+    candidates: list[_Pick] = []
+    rank = 0
+
+    # 1. Headers of enclosing scopes that scrolled out of the prefix window.
+    for node in enclosing_scope_nodes(snapshot, offset):
+        if node.start_point.row >= visible_rows[0]:
+            continue
+        text = header_text(node, snapshot.source)
+        candidates.append(_Pick(uri, node.start_byte, text, counter.text(text), "scope", rank))
+        rank += 1
+
+    # 2. Imports of the names used near the cursor, when the imports are out of view.
+    wanted = set(names)
+    import_lines = [
+        imp
+        for imp in imports(snapshot)
+        if imp.top_level
+        and not (visible_rows[0] <= imp.start_row < visible_rows[1])
+        and (wanted.intersection(imp.names) or "*" in imp.names)
+    ]
+    if import_lines:
+        text = "\n".join(imp.text for imp in import_lines)
+        candidates.append(_Pick(uri, -1, text, counter.text(text), "imports", rank))
+        rank += 1
+
+    # 3. Definitions of those names: this file (out of view) first, then other open files.
+    sources = [snapshot, *[o for o in others if o.uri != uri]]
+    per_name: dict[str, int] = {}
+    skipped: list[str] = []
+    for name, definition in resolve(names, sources):
+        if _visible(definition, uri, visible_rows):
+            continue
+        if per_name.get(name, 0) >= MAX_DEFINITIONS_PER_NAME:
+            skipped.append(f"{definition.qualname}: more definitions of {name!r}")
+            continue
+        per_name[name] = per_name.get(name, 0) + 1
+        text = _cut(definition.text, budget.max_chunk_tokens, counter)
+        if not text:
+            continue
+        candidates.append(
+            _Pick(
+                definition.uri,
+                definition.start_byte,
+                text,
+                counter.text(text),
+                f"{definition.kind} {definition.qualname}",
+                rank,
+            )
+        )
+        rank += 1
+
+    picks: list[_Pick] = []
+    seen: set[tuple[str, int]] = set()
+    seen_text: set[str] = set()
+    used = 0
+    for pick in candidates:
+        key = (pick.uri, pick.start_byte)
+        if key in seen or pick.text in seen_text:
+            continue
+        if used + pick.tokens > room:
+            skipped.append(f"{pick.label}: over budget ({pick.tokens} tokens)")
+            continue
+        seen.add(key)
+        seen_text.add(pick.text)
+        picks.append(pick)
+        used += pick.tokens
+    return picks, names, skipped
+
+
+def _layout(picks: list[_Pick], snapshot: Snapshot) -> tuple[ContextChunk, ...]:
+    """One chunk per file in a stable order: other files by path, then this file."""
+    by_uri: dict[str, list[_Pick]] = {}
+    for pick in picks:
+        by_uri.setdefault(pick.uri, []).append(pick)
+    order = sorted((u for u in by_uri if u != snapshot.uri), key=module_path)
+    if snapshot.uri in by_uri:
+        order.append(snapshot.uri)
+    chunks = []
+    for uri in order:
+        items = sorted(by_uri[uri], key=lambda p: p.start_byte)
+        chunks.append(ContextChunk(path=module_path(uri), text="\n\n".join(p.text for p in items)))
+    return tuple(chunks)
+
+
+__all__ = [
+    "BuiltContext",
+    "ContextBudget",
+    "build_context",
+    "estimate_tokens",
+]

@@ -1,0 +1,312 @@
+"""A module's imports and definitions, the names used near the cursor, and their resolution.
+
+Results for a snapshot are cached on it (snapshots are immutable), so a keystroke pays once per
+document version and not at all for other open files that did not change.
+"""
+
+from __future__ import annotations
+
+import bisect
+import inspect
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import tree_sitter
+
+from ghostls.documents import Snapshot
+from ghostls.syntax.nodes import captures, docstring_node, node_text, string_value
+from ghostls.syntax.scopes import header_text
+
+IMPORTS_QUERY = """
+(import_statement) @import
+(import_from_statement) @import
+(future_import_statement) @import
+"""
+IDENTIFIERS_QUERY = "(identifier) @name"
+
+MAX_METHODS_IN_CLASS_SUMMARY = 12
+MAX_ASSIGNMENT_CHARS = 160
+
+
+@dataclass(frozen=True)
+class Import:
+    text: str  # the whole statement as written
+    names: tuple[str, ...]  # names it binds in the module ("*" for a star import)
+    module: str  # "os.path" / "..pkg.mod" / "" for plain `import a, b` with several modules
+    start_row: int
+    end_row: int
+    top_level: bool  # directly at module level (not inside a def, if, try ...)
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    kind: str  # "function" | "class" | "method" | "variable"
+    qualname: str  # "Class.method" for methods
+    text: str  # what to show the model: header, docstring summary, body elided
+    start_row: int
+    end_row: int
+    start_byte: int
+    end_byte: int
+    uri: str = ""
+
+
+_import_cache: weakref.WeakKeyDictionary[Snapshot, list[Import]] = weakref.WeakKeyDictionary()
+_definition_cache: weakref.WeakKeyDictionary[Snapshot, list[Definition]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _bound_names(statement: tree_sitter.Node, source: bytes) -> tuple[tuple[str, ...], str]:
+    names: list[str] = []
+    module = ""
+    if statement.type == "import_statement":
+        modules = []
+        for child in statement.children_by_field_name("name"):
+            if child.type == "aliased_import":
+                alias = child.child_by_field_name("alias")
+                dotted = child.child_by_field_name("name")
+                names.append(node_text(alias, source) if alias is not None else "")
+                modules.append(node_text(dotted, source) if dotted is not None else "")
+            else:
+                written = node_text(child, source)
+                names.append(written.split(".")[0])  # `import a.b` binds `a`
+                modules.append(written)
+        module = modules[0] if len(modules) == 1 else ""
+    else:
+        module_node = statement.child_by_field_name("module_name")
+        module = node_text(module_node, source) if module_node is not None else "__future__"
+        for child in statement.children_by_field_name("name"):
+            if child.type == "aliased_import":
+                alias = child.child_by_field_name("alias")
+                names.append(node_text(alias, source) if alias is not None else "")
+            else:
+                names.append(node_text(child, source).split(".")[-1])
+        if any(child.type == "wildcard_import" for child in statement.named_children):
+            names.append("*")
+    return tuple(name for name in names if name), module
+
+
+def imports(snapshot: Snapshot) -> list[Import]:
+    """Every import statement in the file, in order."""
+    cached = _import_cache.get(snapshot)
+    if cached is not None:
+        return cached
+    source = snapshot.source
+    found: list[Import] = []
+    for node in captures(IMPORTS_QUERY, snapshot.tree.root_node).get("import", []):
+        names, module = _bound_names(node, source)
+        parent = node.parent
+        found.append(
+            Import(
+                text=node_text(node, source),
+                names=names,
+                module=module,
+                start_row=node.start_point.row,
+                end_row=node.end_point.row,
+                top_level=parent is not None and parent.type == "module",
+            )
+        )
+    _import_cache[snapshot] = found
+    return found
+
+
+def _doc_summary(body: tree_sitter.Node | None, source: bytes) -> str:
+    doc = docstring_node(body)
+    if doc is None:
+        return ""
+    cleaned = inspect.cleandoc(string_value(doc, source))
+    return cleaned.splitlines()[0].strip() if cleaned else ""
+
+
+def _function_text(node: tree_sitter.Node, source: bytes, indent: str = "") -> str:
+    """Decorators + signature + a one-line docstring, body elided."""
+    lines = []
+    outer = node.parent
+    if outer is not None and outer.type == "decorated_definition":
+        lines += [
+            indent + node_text(d, source) for d in outer.named_children if d.type == "decorator"
+        ]
+    header = header_text(node, source)
+    summary = _doc_summary(node.child_by_field_name("body"), source)
+    if summary:
+        body_indent = indent + "    "
+        lines.append(indent + header)
+        lines.append(f'{body_indent}"""{summary}"""')
+        lines.append(f"{body_indent}...")
+    else:
+        lines.append(f"{indent}{header} ...")
+    return "\n".join(lines)
+
+
+def _unwrap(node: tree_sitter.Node) -> tree_sitter.Node:
+    if node.type == "decorated_definition":
+        inner = node.child_by_field_name("definition")
+        if inner is not None:
+            return inner
+    return node
+
+
+def _class_members(node: tree_sitter.Node) -> list[tree_sitter.Node]:
+    body = node.child_by_field_name("body")
+    if body is None:
+        return []
+    return [_unwrap(child) for child in body.named_children]
+
+
+def _class_text(node: tree_sitter.Node, source: bytes) -> str:
+    lines = []
+    outer = node.parent
+    if outer is not None and outer.type == "decorated_definition":
+        lines += [node_text(d, source) for d in outer.named_children if d.type == "decorator"]
+    lines.append(header_text(node, source))
+    summary = _doc_summary(node.child_by_field_name("body"), source)
+    if summary:
+        lines.append(f'    """{summary}"""')
+    shown = 0
+    for member in _class_members(node):
+        if member.type == "function_definition" and shown < MAX_METHODS_IN_CLASS_SUMMARY:
+            lines.append(f"    {header_text(member, source)} ...")
+            shown += 1
+        elif member.type == "expression_statement" and member.start_point.row == (
+            member.end_point.row
+        ):
+            first = member.named_children[0] if member.named_child_count else None
+            if first is not None and first.type == "assignment":
+                lines.append("    " + node_text(member, source)[:MAX_ASSIGNMENT_CHARS])
+    if len(lines) == 1 + bool(summary):
+        lines.append("    ...")
+    return "\n".join(lines)
+
+
+def _assignment_targets(statement: tree_sitter.Node, source: bytes) -> list[str]:
+    if statement.type != "expression_statement" or not statement.named_child_count:
+        return []
+    first = statement.named_children[0]
+    if first.type not in ("assignment", "augmented_assignment"):
+        return []
+    left = first.child_by_field_name("left")
+    if left is None:
+        return []
+    if left.type == "identifier":
+        return [node_text(left, source)]
+    if left.type in ("pattern_list", "tuple_pattern"):
+        return [node_text(n, source) for n in left.named_children if n.type == "identifier"]
+    return []
+
+
+def _assignment_text(statement: tree_sitter.Node, source: bytes) -> str:
+    text = node_text(statement, source)
+    first_line = text.splitlines()[0] if text else ""
+    if len(first_line) > MAX_ASSIGNMENT_CHARS or first_line != text:
+        # Long or multi-line value: the first line tells the model the shape.
+        return first_line[:MAX_ASSIGNMENT_CHARS] + " ..."
+    return text
+
+
+def definitions(snapshot: Snapshot) -> list[Definition]:
+    """Module-level functions, classes (and their methods) and assignments, in file order."""
+    cached = _definition_cache.get(snapshot)
+    if cached is not None:
+        return cached
+    source = snapshot.source
+    uri = snapshot.uri
+    found: list[Definition] = []
+
+    def add(name: str, kind: str, qualname: str, node: tree_sitter.Node, text: str) -> None:
+        span = (
+            node.parent
+            if node.parent is not None and node.parent.type == "decorated_definition"
+            else node
+        )
+        found.append(
+            Definition(
+                name=name,
+                kind=kind,
+                qualname=qualname,
+                text=text,
+                start_row=span.start_point.row,
+                end_row=span.end_point.row,
+                start_byte=span.start_byte,
+                end_byte=span.end_byte,
+                uri=uri,
+            )
+        )
+
+    for statement in snapshot.tree.root_node.named_children:
+        node = _unwrap(statement)
+        if node.type == "function_definition":
+            name_node = node.child_by_field_name("name")
+            if name_node is not None:
+                name = node_text(name_node, source)
+                add(name, "function", name, node, _function_text(node, source))
+        elif node.type == "class_definition":
+            name_node = node.child_by_field_name("name")
+            if name_node is None:
+                continue
+            class_name = node_text(name_node, source)
+            add(class_name, "class", class_name, node, _class_text(node, source))
+            for member in _class_members(node):
+                if member.type != "function_definition":
+                    continue
+                member_name = member.child_by_field_name("name")
+                if member_name is None:
+                    continue
+                name = node_text(member_name, source)
+                text = f"class {class_name}:\n" + _function_text(member, source, "    ")
+                add(name, "method", f"{class_name}.{name}", member, text)
+        else:
+            for name in _assignment_targets(node, source):
+                add(name, "variable", name, node, _assignment_text(node, source))
+    _definition_cache[snapshot] = found
+    return found
+
+
+def referenced_names(snapshot: Snapshot, offset: int, window: int = 40) -> list[str]:
+    """Identifiers used within ``window`` lines above (and a few below) the cursor.
+
+    Nearest first. The identifier being typed at the cursor is left out: it changes with every
+    keystroke and is not a reference yet.
+    """
+    offset = max(0, min(offset, len(snapshot.text)))
+    row = bisect.bisect_right(snapshot.line_offsets, offset) - 1
+    first_row = max(0, row - window)
+    last_row = min(snapshot.line_count - 1, row + max(1, window // 4))
+    start = snapshot.byte_at(snapshot.line_offsets[first_row])
+    end_offset = (
+        snapshot.line_offsets[last_row + 1]
+        if last_row + 1 < snapshot.line_count
+        else len(snapshot.text)
+    )
+    end = snapshot.byte_at(end_offset)
+    cursor_byte = snapshot.byte_at(offset)
+    nodes = captures(IDENTIFIERS_QUERY, snapshot.tree.root_node, (start, end)).get("name", [])
+    source = snapshot.source
+    distance: dict[str, int] = {}
+    for node in nodes:
+        if node.start_byte <= cursor_byte <= node.end_byte:
+            continue
+        name = node_text(node, source)
+        gap = (
+            cursor_byte - node.end_byte
+            if node.end_byte <= cursor_byte
+            # Code below the cursor matters less than code above it.
+            else 2 * (node.start_byte - cursor_byte)
+        )
+        if name not in distance or gap < distance[name]:
+            distance[name] = gap
+    return sorted(distance, key=lambda name: distance[name])
+
+
+def resolve(names: Iterable[str], snapshots: Sequence[Snapshot]) -> list[tuple[str, Definition]]:
+    """Definitions of ``names`` in the given snapshots (this file first), in ``names`` order."""
+    index: dict[str, list[Definition]] = {}
+    for snapshot in snapshots:
+        for definition in definitions(snapshot):
+            index.setdefault(definition.name, []).append(definition)
+    found: list[tuple[str, Definition]] = []
+    for name in names:
+        for definition in index.get(name, ()):
+            found.append((name, definition))
+    return found
