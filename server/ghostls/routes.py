@@ -71,6 +71,9 @@ ROUTES: tuple[Route, ...] = (
 COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("ghostls.debug.documentText", commands.document_text),
     ("ghostls.toggleCompletions", commands.toggle_completions),
+    # Sent back by clients when a suggestion is taken (the item's command), and shown stats.
+    ("ghostls.didAccept", feedback.accept_command),
+    ("ghostls.stats", feedback.stats_command),
 )
 
 

@@ -1,11 +1,62 @@
-"""textDocument/completion: the inline suggestion as a completion item, for older clients."""
+"""textDocument/completion: the inline suggestion as a completion item, for older clients.
+
+Neovim <= 0.11's built-in client and Emacs eglot have no ghost text; they get the same
+suggestion as the first item of an incomplete list (so they ask again as the user types).
+"""
 
 from __future__ import annotations
 
 from lsprotocol import types
 
 from ghostls.app import GhostServer
+from ghostls.completion.service import Suggestion, completion_service
+from ghostls.handlers.inline_completion import accept_command, lsp_range
+
+LABEL_WIDTH = 60
+
+
+def _word_start(suggestion: Suggestion) -> int:
+    """Start of the identifier before the cursor: clients filter items by that word."""
+    text = suggestion.snapshot.text
+    start = suggestion.start
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    return start
+
+
+def label_for(full: str) -> str:
+    lines = [line.strip() for line in full.splitlines() if line.strip()]
+    label = lines[0] if lines else full.strip()
+    more = len(lines) > 1
+    if len(label) > LABEL_WIDTH:
+        label, more = label[: LABEL_WIDTH - 1], True
+    return label + (" …" if more else "")
+
+
+def completion_item(suggestion: Suggestion) -> types.CompletionItem:
+    start = _word_start(suggestion)
+    typed = suggestion.snapshot.text[start : suggestion.start]
+    full = typed + suggestion.text
+    return types.CompletionItem(
+        label=label_for(full),
+        kind=types.CompletionItemKind.Text,
+        detail="ghostls suggestion",
+        documentation=types.MarkupContent(
+            kind=types.MarkupKind.Markdown, value=f"```python\n{full}\n```"
+        ),
+        sort_text="0000",
+        filter_text=full,
+        preselect=True,
+        insert_text_format=types.InsertTextFormat.PlainText,
+        text_edit=types.TextEdit(range=lsp_range(suggestion, start), new_text=full),
+        command=accept_command(suggestion),
+    )
 
 
 async def completion(ls: GhostServer, params: types.CompletionParams) -> types.CompletionList:
-    return types.CompletionList(is_incomplete=True, items=[])
+    position = params.position
+    suggestion = await completion_service(ls).suggest(
+        params.text_document.uri, position.line, position.character
+    )
+    items = [completion_item(suggestion)] if suggestion is not None else []
+    return types.CompletionList(is_incomplete=True, items=items)

@@ -1,4 +1,8 @@
-"""ghostls/didAccept, ghostls/didReject and ghostls/stats: local-only usage feedback."""
+"""ghostls/didAccept, ghostls/didReject and ghostls/stats: local-only usage feedback.
+
+Clients report what the user did with a suggestion (``{"id": item id, "acceptedLength": n}``),
+either as a notification or through the item's command; nothing leaves the machine.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,52 @@ import dataclasses
 from typing import Any
 
 from ghostls.app import GhostServer
+from ghostls.completion.service import completion_service
+
+
+def _field(params: Any, name: str) -> Any:
+    """A field of params that may arrive as a dict, an attrs object or a namedtuple."""
+    if isinstance(params, dict):
+        return params.get(name)
+    return getattr(params, name, None)
+
+
+def _feedback(ls: GhostServer, params: Any, accepted: bool) -> None:
+    if accepted:
+        ls.counters.accepted += 1
+    else:
+        ls.counters.rejected += 1
+    item_id = _field(params, "id")
+    length = _field(params, "acceptedLength")
+    completion_service(ls).record_feedback(
+        str(item_id) if item_id is not None else "",
+        accepted,
+        length if isinstance(length, int) and not isinstance(length, bool) else None,
+    )
 
 
 def did_accept(ls: GhostServer, params: Any) -> None:
-    ls.counters.accepted += 1
+    _feedback(ls, params, accepted=True)
 
 
 def did_reject(ls: GhostServer, params: Any) -> None:
-    ls.counters.rejected += 1
+    _feedback(ls, params, accepted=False)
 
 
-def stats(ls: GhostServer, params: Any) -> dict[str, Any]:
-    """Counters and engine state, for the editor's "show stats" command."""
+def accept_command(ls: GhostServer, *args: Any) -> None:
+    """workspace/executeCommand ghostls.didAccept, the command on every suggestion item."""
+    _feedback(ls, args[0] if args else None, accepted=True)
+
+
+def stats(ls: GhostServer, params: Any = None) -> dict[str, Any]:
+    """Counters, completion statistics and engine state (the "show stats" command)."""
     result: dict[str, Any] = dataclasses.asdict(ls.counters)
     describe = ls.services.get("describe_engine")
     result["engine"] = describe() if callable(describe) else {"state": "not available"}
+    result["completion"] = completion_service(ls).describe()
     return result
+
+
+def stats_command(ls: GhostServer, *args: Any) -> dict[str, Any]:
+    """workspace/executeCommand ghostls.stats."""
+    return stats(ls)

@@ -1,0 +1,400 @@
+"""The per-request completion pipeline, shared by inline completion and the completion fallback.
+
+snapshot -> typed-through cache -> debounce -> cursor kind -> context -> prompt LRU / engine
+(with an early stop) -> post-processing -> syntax guard -> caches -> :class:`Suggestion`.
+
+A newer request for the same document supersedes the running one: its cancel token is set (the
+engine's decode loop stops) and its answer is empty. After every wait the document must still
+be open at the same version, or the answer is empty too - never stale text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ghostls.completion.cache import LRU, Shown, TypedThroughCache
+from ghostls.completion.policy import (
+    SINGLE_LINE_MAX_TOKENS,
+    choose_multiline,
+    fit_context,
+    stop_strings,
+)
+from ghostls.completion.postprocess import FitContext, Steps, fit, should_stop
+from ghostls.completion.syntax_check import SyntaxGuard
+from ghostls.documents import Snapshot
+from ghostls.engine.types import (
+    CancelToken,
+    EngineState,
+    GenerationRequest,
+    GenerationResult,
+    PromptParts,
+)
+
+if TYPE_CHECKING:
+    from ghostls.app import GhostServer
+
+log = logging.getLogger(__name__)
+
+SERVICE_KEY = "completion"
+# Benchmarks switch steps off with e.g. GHOSTLS_COMPLETION_DISABLE=suffix_resume,syntax_check.
+DISABLE_ENV = "GHOSTLS_COMPLETION_DISABLE"
+BUDGET_ENV = "GHOSTLS_CONTEXT_BUDGET"
+DEFAULT_CONTEXT_BUDGET = 1500  # prompt tokens; the first request in a file pays for all of them
+
+
+@dataclass
+class Suggestion:
+    item_id: str
+    text: str
+    start: int  # code-point offsets of the replaced range in ``snapshot``
+    end: int
+    snapshot: Snapshot
+    source: str  # model | lru | typed-through
+    multiline: bool
+
+
+@dataclass
+class _Request:
+    """Bookkeeping for one request: what it did and how long it took."""
+
+    id: str
+    uri: str
+    version: int
+    started: float = field(default_factory=time.perf_counter)
+    outcome: str = "pending"  # shown | empty | superseded | stale | not-ready | ...
+    source: str = ""
+    kind: str = ""
+    notes: list[str] = field(default_factory=list)
+    engine: dict[str, Any] = field(default_factory=dict)
+    latency_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "uri": self.uri,
+            "version": self.version,
+            "outcome": self.outcome,
+            "source": self.source,
+            "kind": self.kind,
+            "notes": list(self.notes),
+            "engine": dict(self.engine),
+            "latency_ms": round(self.latency_ms, 2),
+        }
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A model answer kept in the prompt LRU."""
+
+    text: str
+    stop_reason: str
+
+
+class Superseded(Exception):
+    """A newer request for the document (or a newer version of it) took over."""
+
+
+class CompletionService:
+    def __init__(self, server: GhostServer) -> None:
+        self.server = server
+        self.typed = TypedThroughCache()
+        self.answers: LRU[tuple[Any, ...], _Answer] = LRU(128)
+        self.guard = SyntaxGuard()
+        self._ids = itertools.count(1)
+        self._latest: dict[str, str] = {}  # uri -> id of the newest request
+        self._running: dict[str, CancelToken] = {}
+        self.recent: deque[dict[str, Any]] = deque(maxlen=64)
+        self.latencies: deque[float] = deque(maxlen=2000)
+        self.shown_items: dict[str, int] = {}  # item id -> suggestion length (for feedback)
+        self.totals: dict[str, float] = {
+            "generations": 0,
+            "typed_through_hits": 0,
+            "lru_hits": 0,
+            "superseded": 0,
+            "syntax_rejected": 0,
+            "syntax_shortened": 0,
+            "prompt_tokens": 0,
+            "evaluated_tokens": 0,
+            "reused_tokens": 0,
+            "generated_tokens": 0,
+            "accepted_chars": 0,
+        }
+        server.close_listeners.append(self._on_close)
+        server.settings_listeners.append(self._on_settings)
+
+    # -- listeners ------------------------------------------------------------------------
+
+    def _on_close(self, uri: str) -> None:
+        self.typed.forget(uri)
+        token = self._running.pop(uri, None)
+        if token is not None:
+            token.cancel("closed")
+        self._latest.pop(uri, None)
+
+    def _on_settings(self, old: Any, new: Any) -> None:
+        if old.model != new.model or old.backend != new.backend:
+            self.answers.clear()
+            self.typed.clear()
+
+    # -- the pipeline ---------------------------------------------------------------------
+
+    @staticmethod
+    def steps() -> Steps:
+        return Steps.from_disabled(os.environ.get(DISABLE_ENV, ""))
+
+    async def suggest(self, uri: str, line: int, character: int) -> Suggestion | None:
+        """The suggestion at a position, or None (disabled, not ready, superseded, nothing)."""
+        snapshot = self.server.documents.get(uri)
+        request = _Request(f"g{next(self._ids)}", uri, snapshot.version if snapshot else -1)
+        counters = self.server.counters
+        counters.completions_requested += 1
+        try:
+            suggestion = await self._run(request, snapshot, line, character)
+        except Superseded as why:
+            request.outcome = str(why) or "superseded"
+            self.totals["superseded"] += request.outcome == "superseded"
+            suggestion = None
+        except asyncio.CancelledError:
+            request.outcome = "cancelled"
+            raise
+        finally:
+            request.latency_ms = (time.perf_counter() - request.started) * 1000
+            self.recent.append(request.as_dict())
+        if suggestion is None:
+            if request.outcome == "pending":
+                request.outcome = "empty"
+            return None
+        request.outcome = "shown"
+        self.latencies.append(request.latency_ms)
+        counters.last_latency_ms = round(request.latency_ms, 2)
+        counters.completions_shown += 1
+        if suggestion.source != "model":
+            counters.completions_from_cache += 1
+        self.shown_items[suggestion.item_id] = len(suggestion.text)
+        if len(self.shown_items) > 512:
+            self.shown_items.pop(next(iter(self.shown_items)))
+        return suggestion
+
+    def _check_current(self, request: _Request, snapshot: Snapshot) -> None:
+        if self._latest.get(request.uri) != request.id:
+            raise Superseded("superseded")
+        now = self.server.documents.get(request.uri)
+        if now is None or now.version != snapshot.version:
+            raise Superseded("stale")
+
+    async def _run(
+        self, request: _Request, snapshot: Snapshot | None, line: int, character: int
+    ) -> Suggestion | None:
+        settings = self.server.settings.completion
+        if not settings.enable:
+            request.outcome = "disabled"
+            return None
+        if snapshot is None:
+            request.outcome = "no-document"
+            return None
+        uri = snapshot.uri
+        # Cancel-previous: the running request for this document stops now.
+        self._latest[uri] = request.id
+        running = self._running.pop(uri, None)
+        if running is not None:
+            running.cancel("superseded")
+        offset = snapshot.offset_at(line, character)
+
+        through = self.typed.lookup(uri, snapshot.text, offset)
+        if through is not None:
+            self.totals["typed_through_hits"] += 1
+            request.source = "typed-through"
+            return Suggestion(
+                through.shown.item_id,
+                through.remaining,
+                offset,
+                offset + through.replaced,
+                snapshot,
+                "typed-through",
+                through.shown.multiline,
+            )
+
+        if settings.debounceMs > 0:
+            await asyncio.sleep(settings.debounceMs / 1000)
+            self._check_current(request, snapshot)
+
+        engine = self.server.services.get("engine")
+        if engine is None or engine.state != EngineState.READY:
+            request.outcome = "not-ready"
+            return None
+
+        from ghostls.syntax.cursor import analyze_cursor
+
+        cursor = analyze_cursor(snapshot, offset)
+        request.kind = f"{cursor.kind.name.lower()}:{cursor.reason}"
+        multiline = choose_multiline(cursor, settings.multiline)
+        if multiline is None:
+            request.outcome = "kind-none"
+            return None
+        steps = self.steps()
+        ctx = fit_context(snapshot, offset, cursor, multiline, steps)
+        prompt = self._prompt(snapshot, offset, engine, settings.maxTokens)
+        max_tokens = (
+            settings.maxTokens if multiline else min(settings.maxTokens, SINGLE_LINE_MAX_TOKENS)
+        )
+        answer = await self._answer(request, snapshot, engine, prompt, ctx, max_tokens)
+        if answer is None:
+            return None
+        self._check_current(request, snapshot)
+        return self._finish(request, snapshot, offset, ctx, answer)
+
+    def _prompt(self, snapshot: Snapshot, offset: int, engine: Any, max_tokens: int) -> PromptParts:
+        from ghostls.context import ContextBudget, build_context
+
+        # The engine has no public tokenizer: the context builder's estimate counts tokens.
+        count_tokens: Callable[[str], int] | None = getattr(engine, "count_tokens", None)
+        budget = int(os.environ.get(BUDGET_ENV, DEFAULT_CONTEXT_BUDGET))
+        info = getattr(engine, "info", None)
+        if info is not None:
+            budget = min(budget, max(256, info.context_size - max_tokens - 32))
+        others = [s for s in self.server.documents if s.uri != snapshot.uri]
+        built = build_context(
+            snapshot, offset, others, ContextBudget(max_tokens=budget), count_tokens
+        )
+        return built.prompt
+
+    async def _answer(
+        self,
+        request: _Request,
+        snapshot: Snapshot,
+        engine: Any,
+        prompt: PromptParts,
+        ctx: FitContext,
+        max_tokens: int,
+    ) -> _Answer | None:
+        info = getattr(engine, "info", None)
+        key = (prompt, ctx.multiline, max_tokens, ctx.steps, info.path if info else "")
+        cached = self.answers.get(key)
+        if cached is not None:
+            self.totals["lru_hits"] += 1
+            request.source = "lru"
+            return cached
+        settings = self.server.settings.completion
+        generation = GenerationRequest(
+            prompt=prompt,
+            max_tokens=max_tokens,
+            stop=stop_strings(ctx),
+            time_budget_ms=settings.timeBudgetMs,
+            key=snapshot.uri,
+            should_stop=lambda text: should_stop(text, ctx),
+        )
+        token = CancelToken()
+        self._running[snapshot.uri] = token
+        try:
+            self.totals["generations"] += 1
+            result: GenerationResult = await engine.generate(generation, token)
+        except asyncio.CancelledError:
+            token.cancel("cancelled")  # $/cancelRequest: stop the decode loop too
+            raise
+        finally:
+            if self._running.get(snapshot.uri) is token:
+                del self._running[snapshot.uri]
+        self._account(request, result)
+        if result.cancelled or token.cancelled:
+            raise Superseded("superseded")
+        if result.stop_reason == "error":
+            request.outcome = "engine-error"
+            return None
+        request.source = "model"
+        answer = _Answer(result.text, result.stop_reason)
+        if result.stop_reason in ("stop", "length"):
+            self.answers.put(key, answer)
+        return answer
+
+    def _account(self, request: _Request, result: GenerationResult) -> None:
+        stats = result.stats
+        request.engine = {**stats.as_dict(), "stop_reason": result.stop_reason}
+        self.totals["prompt_tokens"] += stats.prompt_tokens
+        self.totals["evaluated_tokens"] += stats.evaluated_tokens
+        self.totals["reused_tokens"] += stats.reused_tokens
+        self.totals["generated_tokens"] += stats.generated_tokens
+        extra = self.server.counters.extra
+        extra["engine_prompt_ms"] = round(stats.prompt_ms, 2)
+        extra["engine_generation_ms"] = round(stats.generation_ms, 2)
+        extra["engine_evaluated_tokens"] = stats.evaluated_tokens
+
+    def _finish(
+        self,
+        request: _Request,
+        snapshot: Snapshot,
+        offset: int,
+        ctx: FitContext,
+        answer: _Answer,
+    ) -> Suggestion | None:
+        fitted = fit(answer.text, ctx)
+        if fitted is None:
+            request.notes.append("nothing-left")
+            return None
+        request.notes.extend(fitted.notes)
+        start = offset
+        end = offset + len(ctx.line_after) if fitted.replaces_line_end else offset
+        text: str | None = fitted.text
+        if ctx.steps.syntax_check:
+            text, note = self.guard.longest_valid(snapshot, start, end, fitted.text, ctx.multiline)
+            if note:
+                request.notes.append(note)
+                key = "syntax_rejected" if text is None else "syntax_shortened"
+                self.totals[key] += 1
+        if text is None:
+            return None
+        self.typed.remember(
+            snapshot.uri,
+            Shown(
+                before=snapshot.text[:start],
+                tail=snapshot.text[start:],
+                replaced=end - start,
+                text=text,
+                item_id=request.id,
+                multiline=ctx.multiline,
+            ),
+        )
+        return Suggestion(request.id, text, start, end, snapshot, request.source, ctx.multiline)
+
+    # -- feedback and stats ---------------------------------------------------------------
+
+    def record_feedback(self, item_id: str, accepted: bool, accepted_length: int | None) -> None:
+        length = self.shown_items.get(item_id, 0)
+        if accepted:
+            self.totals["accepted_chars"] += accepted_length if accepted_length else length
+
+    def describe(self) -> dict[str, Any]:
+        from ghostls.bench.report import percentile
+
+        latencies = list(self.latencies)
+        shown = self.server.counters.completions_shown
+        accepted = self.server.counters.accepted
+        return {
+            "latency_ms": {
+                "n": len(latencies),
+                "p50": round(percentile(latencies, 50), 2),
+                "p95": round(percentile(latencies, 95), 2),
+            },
+            "accept_rate": round(accepted / shown, 4) if shown else 0.0,
+            "cache_hit_share": round(self.server.counters.completions_from_cache / shown, 4)
+            if shown
+            else 0.0,
+            "totals": dict(self.totals),
+            "recent": list(self.recent)[-16:],
+        }
+
+
+def completion_service(server: GhostServer) -> CompletionService:
+    """The server's completion service, created on first use."""
+    service = server.services.get(SERVICE_KEY)
+    if not isinstance(service, CompletionService):
+        service = CompletionService(server)
+        server.services[SERVICE_KEY] = service
+    return service

@@ -1,0 +1,197 @@
+"""Inline completions end to end: the real server over stdio with the real embedded model."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from ghostls.completion.syntax_check import count_errors
+from ghostls.documents import DocumentStore
+from tests.lsp_helpers import change_document, lsp_client, open_document, wait_until
+
+pytestmark = pytest.mark.model
+
+BODY = (
+    "def average(values):\n"
+    '    """Return the arithmetic mean of a list of numbers."""\n'
+    "    total = sum(values)\n"
+    "    \n"
+)
+EMPTY_BODY = (
+    "def fibonacci(n):\n"
+    '    """Return the n-th Fibonacci number, computed iteratively."""\n'
+    "    \n"
+    "\n"
+    "\n"
+    "print(fibonacci(10))\n"
+)
+
+
+def _plain(value: Any) -> Any:
+    """Custom-method results arrive as pygls objects: turn them into dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_asdict"):
+        return [_plain(v) for v in value]
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    return value
+
+
+async def stats(client: LanguageClient) -> dict[str, Any]:
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="ghostls.stats", arguments=[])
+    )
+    return dict(_plain(result))
+
+
+async def wait_ready(client: LanguageClient) -> None:
+    state = ""
+    for _ in range(600):
+        state = (await stats(client)).get("engine", {}).get("state", "")
+        if state in ("ready", "error"):
+            break
+        await asyncio.sleep(0.1)
+    assert state == "ready", f"engine did not become ready: {state}"
+
+
+async def inline(client: LanguageClient, uri: str, line: int, character: int) -> list[Any]:
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=character),
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+            ),
+        )
+    )
+    assert isinstance(result, types.InlineCompletionList)
+    return list(result.items)
+
+
+def _insert(text: str, item: types.InlineCompletionItem) -> str:
+    lines = text.split("\n")
+    assert item.range is not None, "an item without a range makes VS Code replace a word"
+    start, end = item.range.start, item.range.end
+    assert start.line == end.line
+    line = lines[start.line]
+    insert = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
+    lines[start.line] = line[: start.character] + insert + line[end.character :]
+    return "\n".join(lines)
+
+
+def _errors(text: str) -> int:
+    return count_errors(DocumentStore().open("file:///x.py", text, 1).tree.root_node)
+
+
+async def test_inline_completion_in_a_function_body_parses_when_inserted() -> None:
+    async with lsp_client() as client:
+        uri = open_document(client, "/tmp/ghostls_inline_body.py", BODY)
+        await wait_ready(client)
+        items = await inline(client, uri, 3, 4)
+        assert len(items) == 1
+        item = items[0]
+        assert item.range is not None
+        assert (item.range.start.line, item.range.start.character) == (3, 4)
+        assert isinstance(item.insert_text, str) and item.insert_text.strip()
+        assert item.command is not None and item.command.command == "ghostls.didAccept"
+        assert _errors(_insert(BODY, item)) == 0
+        # Taking it is counted locally through the item's command.
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command=item.command.command, arguments=list(item.command.arguments or [])
+            )
+        )
+        assert (await stats(client))["accepted"] == 1
+
+
+async def test_no_suggestion_inside_a_comment() -> None:
+    text = "def f(x):\n    # the value we compute here is \n    return x\n"
+    async with lsp_client() as client:
+        uri = open_document(client, "/tmp/ghostls_inline_comment.py", text)
+        await wait_ready(client)
+        items = await inline(client, uri, 1, len("    # the value we compute here is "))
+        assert items == []
+        last = (await stats(client))["completion"]["recent"][-1]
+        assert last["outcome"] == "kind-none"  # not "not-ready": the model was there
+        assert last["engine"] == {}  # the model was not asked
+
+
+async def test_multi_line_suggestion_for_an_empty_body() -> None:
+    async with lsp_client() as client:
+        uri = open_document(client, "/tmp/ghostls_inline_multi.py", EMPTY_BODY)
+        await wait_ready(client)
+        items = await inline(client, uri, 2, 4)
+        assert len(items) == 1
+        insert = items[0].insert_text
+        assert isinstance(insert, str)
+        assert "\n" in insert.strip(), f"expected several lines, got {insert!r}"
+        assert _errors(_insert(EMPTY_BODY, items[0])) == 0
+        # It stopped at the end of the body: nothing at the module's indentation leaked in.
+        for line in insert.split("\n")[1:]:
+            assert not line.strip() or line.startswith("    ")
+
+
+async def test_completion_fallback_for_clients_without_ghost_text() -> None:
+    async with lsp_client() as client:
+        uri = open_document(client, "/tmp/ghostls_fallback.py", BODY)
+        await wait_ready(client)
+        result = await client.text_document_completion_async(
+            types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=3, character=4),
+            )
+        )
+        assert isinstance(result, types.CompletionList)
+        assert result.is_incomplete is True
+        assert len(result.items) == 1
+        item = result.items[0]
+        assert item.sort_text == "0000"
+        assert isinstance(item.text_edit, types.TextEdit)
+        assert item.text_edit.range.start == types.Position(line=3, character=4)
+        assert item.label and item.label in item.text_edit.new_text.replace("\n", " ") + " …"
+        assert isinstance(item.documentation, types.MarkupContent)
+        assert item.text_edit.new_text in item.documentation.value
+
+
+async def test_typing_through_a_suggestion_is_served_from_the_cache() -> None:
+    async with lsp_client() as client:
+        uri = open_document(client, "/tmp/ghostls_typed.py", BODY)
+        await wait_ready(client)
+        items = await inline(client, uri, 3, 4)
+        assert items
+        first = items[0].insert_text
+        assert isinstance(first, str) and len(first) >= 3
+        before = await stats(client)
+        typed = first[:2]
+        change_document(client, uri, 2, (3, 4), (3, 4), typed)
+        items = await inline(client, uri, 3, 4 + len(typed))
+        assert items and items[0].insert_text == first[2:]
+        assert items[0].range is not None and items[0].range.start.character == 4 + len(typed)
+        after = await stats(client)
+        done = after["completion"]["totals"]
+        assert done["generations"] == before["completion"]["totals"]["generations"]
+        assert after["completion"]["recent"][-1]["source"] == "typed-through"
+        assert after["completions_from_cache"] == before["completions_from_cache"] + 1
+
+
+async def test_a_superseded_request_is_answered_empty() -> None:
+    async with lsp_client() as client:
+        uri = open_document(client, "/tmp/ghostls_superseded.py", EMPTY_BODY)
+        await wait_ready(client)
+        first = asyncio.ensure_future(inline(client, uri, 2, 4))
+        await asyncio.sleep(0)  # the first request is on the wire before the second
+        change_document(client, uri, 2, (2, 4), (2, 4), "a")
+        second = asyncio.ensure_future(inline(client, uri, 2, 5))
+        old, new = await asyncio.gather(first, second)
+        assert old == []
+        recent = (await stats(client))["completion"]["recent"]
+        outcomes = [r["outcome"] for r in recent]
+        assert outcomes[0] in ("superseded", "stale"), outcomes
+        assert recent[1]["outcome"] != "superseded"
+        assert await wait_until(lambda: True)
+        del new
