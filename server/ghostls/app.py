@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -15,6 +15,7 @@ from ghostls import __version__
 from ghostls.config import Settings, parse_settings
 from ghostls.documents import DocumentStore, Snapshot
 from ghostls.logs import ClientLogHandler
+from ghostls.protocol import GhostProtocol, serve_stdio
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class GhostServer(LanguageServer):
     """pygls server holding ghostls' state; handlers live in ``ghostls.handlers``."""
 
     def __init__(self) -> None:
-        super().__init__("ghostls", __version__)
+        super().__init__("ghostls", __version__, protocol_cls=GhostProtocol)
         self.settings = Settings()
         self.documents = DocumentStore()
         self.counters = Counters()
@@ -54,6 +55,10 @@ class GhostServer(LanguageServer):
         self.startup_hooks: list[Callable[[GhostServer], object]] = []
         self.shutdown_hooks: list[Callable[[GhostServer], object]] = []
         logging.getLogger("ghostls").addHandler(ClientLogHandler(self, logging.WARNING))
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdio with ghostls' framing, which survives bad headers (protocol.py)."""
+        serve_stdio(self, stdin, stdout)
 
     # -- settings -------------------------------------------------------------------------
 
@@ -160,4 +165,10 @@ def create_server() -> GhostServer:
 
     server = GhostServer()
     register_routes(server)
+    from ghostls.engine import service as engine_service
+
+    engine_service.install(server)
+    from ghostls.diagnostics import service as diagnostics_service
+
+    diagnostics_service.install(server)
     return server

@@ -1,0 +1,292 @@
+"""The decode loop: KV-prefix reuse, greedy decoding, stops, budget, prompt-lookup drafts.
+
+Runs on the model's worker thread only. ``Decoder.evaluated`` always lists exactly the tokens
+held in the KV cache (positions 0..n-1), so the next prompt re-evaluates only from the first
+token that differs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ghostls.engine.llama_model import LlamaModel
+from ghostls.engine.lookup import PromptLookup
+from ghostls.engine.types import Candidate, GenerationResult, GenerationStats
+
+# Returns the reason to stop ("cancelled", "superseded") or None to go on.
+AbortCheck = Callable[[], "str | None"]
+
+
+def _log_softmax_at(row: npt.NDArray[np.float32], token: int) -> float:
+    peak = float(row.max())
+    return float(row[token]) - peak - math.log(float(np.exp(row - peak).sum()))
+
+
+def common_prefix_length(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0
+    # numpy compares thousands of ids far faster than a Python loop.
+    diff = np.flatnonzero(np.asarray(a[:n]) != np.asarray(b[:n]))
+    return int(diff[0]) if diff.size else n
+
+
+@dataclass
+class DecodeJob:
+    prompt: list[int]
+    max_tokens: int
+    stop: tuple[str, ...] = ()
+    should_stop: Callable[[str], bool] | None = None
+    deadline: float = math.inf  # time.perf_counter() value
+    abort: AbortCheck = lambda: None
+    stats: GenerationStats = field(default_factory=GenerationStats)
+
+
+class _Emitter:
+    """Collects generated tokens and text; decides when a stop condition is reached."""
+
+    def __init__(self, model: LlamaModel, stop_ids: frozenset[int], job: DecodeJob) -> None:
+        self._model = model
+        self._stop_ids = stop_ids
+        self._job = job
+        self.tokens: list[int] = []
+        self._bytes = bytearray()
+        self.text = ""
+        self._longest_stop = max((len(s) for s in job.stop), default=0)
+
+    def push(self, token: int) -> str | None:
+        model, job = self._model, self._job
+        if token in self._stop_ids or model.is_eog(token):
+            return "stop"
+        self.tokens.append(token)
+        before = len(self.text)
+        self._bytes += model.piece(token)
+        # A multi-byte character may be split across tokens: hold back an incomplete tail.
+        self.text = self._bytes.decode("utf-8", errors="ignore")
+        if job.stop:
+            start = max(0, before - self._longest_stop)
+            cut = min(
+                (i for i in (self.text.find(s, start) for s in job.stop if s) if i >= 0),
+                default=-1,
+            )
+            if cut >= 0:
+                self.text = self.text[:cut]
+                return "stop"
+        if job.should_stop is not None:
+            try:
+                if job.should_stop(self.text):
+                    return "stop"
+            except Exception:  # a caller's predicate must not kill the worker
+                return "stop"
+        if len(self.tokens) >= job.max_tokens:
+            return "length"
+        return None
+
+
+class Decoder:
+    def __init__(self, model: LlamaModel, *, prompt_lookup: bool = True, max_draft: int = 8):
+        self.model = model
+        self.prompt_lookup = prompt_lookup
+        self.max_draft = max_draft
+        self.evaluated: list[int] = []
+        fim = model.fim
+        self.stop_ids = frozenset(
+            t for t in (fim.pre, fim.suf, fim.mid, fim.pad, fim.rep, fim.sep) if t >= 0
+        )
+
+    # -- KV cache ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        self.model.clear()
+        self.evaluated = []
+
+    def _truncate(self, n: int) -> None:
+        if n < len(self.evaluated):
+            try:
+                self.model.remove_from(n)
+                del self.evaluated[n:]
+            except Exception:
+                self.evaluated = []  # remove_from cleared everything
+                raise
+
+    def _sync(
+        self,
+        tokens: list[int],
+        first_output: int,
+        on_row: Callable[[int, npt.NDArray[np.float32]], None],
+        job: DecodeJob,
+    ) -> bool:
+        """Make the cache hold ``tokens``, calling ``on_row`` for positions >= first_output.
+        Returns False when aborted midway."""
+        keep = min(common_prefix_length(self.evaluated, tokens), first_output)
+        if keep < len(self.evaluated):
+            try:
+                self._truncate(keep)
+            except Exception:
+                keep = 0
+        todo = tokens[keep:]
+        job.stats.reused_tokens = keep
+        done = self.model.decode(
+            todo,
+            keep,
+            outputs=range(first_output - keep, len(todo)),
+            on_row=lambda i, row: on_row(keep + i, row),
+            should_abort=lambda: job.abort() is not None,
+        )
+        self.evaluated.extend(todo[:done])
+        job.stats.evaluated_tokens = done
+        return done == len(todo)
+
+    # -- generation -------------------------------------------------------------------------
+
+    def generate(self, job: DecodeJob, n_candidates: int = 1) -> GenerationResult:
+        stats = job.stats
+        prompt = job.prompt
+        stats.prompt_tokens = len(prompt)
+        if not prompt:
+            return GenerationResult("", stats, "error")
+        t0 = time.perf_counter()
+        holder: dict[str, npt.NDArray[np.float32]] = {}
+
+        def keep_row(_i: int, row: npt.NDArray[np.float32]) -> None:
+            holder["row"] = row.copy()
+
+        finished = self._sync(prompt, len(prompt) - 1, keep_row, job)
+        stats.prompt_ms = (time.perf_counter() - t0) * 1000
+        if not finished or "row" not in holder:
+            return GenerationResult("", stats, job.abort() or "cancelled")
+        row = holder["row"]
+        t1 = time.perf_counter()
+        try:
+            if n_candidates <= 1:
+                first = int(row.argmax())
+                text, reason, _ = self._greedy(first, 0.0, job, track_logprob=False)
+                return GenerationResult(text, stats, reason)
+            return self._candidates(row, n_candidates, job)
+        finally:
+            stats.generation_ms = (time.perf_counter() - t1) * 1000
+
+    def _candidates(self, row: npt.NDArray[np.float32], n: int, job: DecodeJob) -> GenerationResult:
+        peak = float(row.max())
+        lse = peak + math.log(float(np.exp(row - peak).sum()))
+        n = min(n, row.shape[0])
+        top = np.argpartition(-row, n - 1)[:n]
+        top = top[np.argsort(-row[top])]
+        prompt_len = len(job.prompt)
+        found: list[Candidate] = []
+        first_text, first_reason = "", "stop"
+        generated = 0
+        for rank, tok in enumerate(int(t) for t in top):
+            if rank and (job.abort() is not None or time.perf_counter() >= job.deadline):
+                break
+            self._truncate(prompt_len)  # each branch starts right after the prompt
+            text, reason, logprob = self._greedy(
+                tok, float(row[tok]) - lse, job, track_logprob=True
+            )
+            generated += job.stats.generated_tokens
+            if rank == 0:
+                first_text, first_reason = text, reason
+            if reason in ("cancelled", "superseded", "error"):
+                if rank == 0:
+                    return GenerationResult(text, job.stats, reason)
+                break
+            found.append(Candidate(text, logprob))
+        job.stats.generated_tokens = generated
+        found.sort(key=lambda c: c.logprob, reverse=True)
+        return GenerationResult(first_text, job.stats, first_reason, tuple(found))
+
+    def _greedy(
+        self, first: int, first_logprob: float, job: DecodeJob, *, track_logprob: bool
+    ) -> tuple[str, str, float]:
+        """Emit ``first`` and continue greedily. Returns (text, stop_reason, sum logprob)."""
+        model, stats = self.model, job.stats
+        emitter = _Emitter(model, self.stop_ids, job)
+        # The lookup history always ends with next_tok: drafts continue after it.
+        lookup = (
+            PromptLookup([*self.evaluated, first], max_draft=self.max_draft)
+            if self.prompt_lookup
+            else None
+        )
+        pos = len(self.evaluated)
+        next_tok, next_lp = first, first_logprob
+        total_lp = 0.0
+        reason: str | None = None
+        preds: list[int] = []  # greedy choice after each token of the verified batch
+        lps: list[float] = []
+
+        def on_row(_i: int, row: npt.NDArray[np.float32]) -> None:
+            best = int(row.argmax())
+            preds.append(best)
+            if track_logprob:
+                lps.append(_log_softmax_at(row, best))
+
+        while True:
+            before = len(emitter.tokens)
+            reason = emitter.push(next_tok)
+            if len(emitter.tokens) > before:
+                total_lp += next_lp
+            if reason is not None:
+                break
+            reason = job.abort()
+            if reason is not None:
+                break
+            if time.perf_counter() >= job.deadline:
+                reason = "budget"
+                break
+            if pos + 1 >= model.n_ctx:
+                reason = "length"
+                break
+            remaining = job.max_tokens - len(emitter.tokens)
+            room = model.n_ctx - pos - 1
+            draft = lookup.draft(min(remaining - 1, room)) if lookup is not None else []
+            batch = [next_tok, *draft]
+            preds.clear()
+            lps.clear()
+            model.decode(batch, pos, outputs=range(len(batch)), on_row=on_row)
+            accepted = 0
+            while accepted < len(draft) and preds[accepted] == draft[accepted]:
+                accepted += 1
+            kept = batch[: accepted + 1]
+            self.evaluated.extend(batch)
+            if accepted < len(draft):
+                self._truncate(pos + accepted + 1)  # roll back the rejected draft tail
+            if lookup is not None:
+                lookup.extend([*draft[:accepted], preds[accepted]])
+            pos += len(kept)
+            stats.draft_tokens += len(draft)
+            stats.accepted_draft_tokens += accepted
+            for k in range(accepted):
+                before = len(emitter.tokens)
+                reason = emitter.push(draft[k])
+                if track_logprob and len(emitter.tokens) > before:
+                    total_lp += lps[k]
+                if reason is not None:
+                    break
+            if reason is not None:
+                break
+            next_tok = preds[accepted]
+            next_lp = lps[accepted] if track_logprob else 0.0
+        stats.generated_tokens = len(emitter.tokens)
+        return emitter.text, reason, total_lp
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    def score(self, prompt: list[int], continuation: list[int], job: DecodeJob) -> float:
+        """Sum of log-probabilities of ``continuation`` after ``prompt``."""
+        if not prompt or not continuation:
+            return 0.0
+        tokens = prompt + continuation
+        total = [0.0]
+
+        def add(i: int, row: npt.NDArray[np.float32]) -> None:
+            # Row for tokens[i] predicts tokens[i + 1].
+            total[0] += _log_softmax_at(row, tokens[i + 1])
+
+        self._sync(tokens[:-1], len(prompt) - 1, add, job)
+        return total[0]

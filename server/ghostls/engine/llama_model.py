@@ -1,0 +1,355 @@
+"""A thin, synchronous wrapper over llama.cpp's low-level C API (the only llama_cpp importer).
+
+We do not use ``llama_cpp.Llama``: with ``verbose=False`` it redirects the whole process's
+stdout/stderr file descriptors to /dev/null while loading, which in a stdio language server
+swallows protocol messages sent meanwhile from the event loop thread. Instead llama.cpp's own
+logging is routed into Python logging through ``llama_log_set``.
+
+Not thread-safe: one worker thread owns a ``LlamaModel`` for its whole life.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import llama_cpp
+import numpy as np
+import numpy.typing as npt
+
+# Outside the "ghostls" hierarchy on purpose: these records come from the worker thread, and
+# ghostls loggers forward to the client, which must only happen on the event loop.
+log = logging.getLogger("llama_cpp.native")
+
+# ggml_log_level (NONE, DEBUG, INFO, WARN, ERROR, CONT = continue the previous line) ->
+# Python levels: loading chatter to DEBUG, its warnings (mostly vocabulary quirks) to INFO.
+_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.INFO, 4: logging.ERROR}
+_log_state = {"level": logging.DEBUG}
+_backend_lock = threading.Lock()
+_backend_ready = False
+
+
+@llama_cpp.llama_log_callback
+def _log_callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    py_level = _log_state["level"] if level == 5 else _LEVELS.get(level, logging.DEBUG)
+    _log_state["level"] = py_level
+    try:
+        message = text.decode("utf-8", errors="replace").rstrip("\n")
+    except Exception:  # never let a log line raise into C
+        return
+    if message and log.isEnabledFor(py_level):
+        log.log(py_level, "%s", message)
+
+
+def install_log_callback() -> None:
+    """Route llama.cpp/ggml logging into Python logging (never to stdout/stderr)."""
+    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+
+def _ensure_backend() -> None:
+    global _backend_ready
+    with _backend_lock:
+        install_log_callback()
+        if not _backend_ready:
+            llama_cpp.llama_backend_init()
+            _backend_ready = True
+
+
+def default_threads() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+class ModelLoadError(RuntimeError):
+    pass
+
+
+class DecodeError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class FimTokens:
+    """FIM token ids from the vocabulary; -1 when the model lacks one."""
+
+    pre: int = -1
+    suf: int = -1
+    mid: int = -1
+    pad: int = -1
+    rep: int = -1
+    sep: int = -1
+
+    @property
+    def supported(self) -> bool:
+        return self.pre >= 0 and self.suf >= 0 and self.mid >= 0
+
+
+class LlamaModel:
+    """A loaded model plus one context (sequence 0) and a reusable batch."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        n_gpu_layers: int = 0,
+        n_batch: int = 512,
+    ) -> None:
+        _ensure_backend()
+        self.path = path
+        mparams = llama_cpp.llama_model_default_params()
+        mparams.n_gpu_layers = 999 if n_gpu_layers < 0 else n_gpu_layers
+        model = llama_cpp.llama_model_load_from_file(path.encode("utf-8"), mparams)
+        if not model:
+            raise ModelLoadError(f"llama.cpp could not load the model file '{path}'")
+        self._model: Any = model
+        self._ctx: Any = None
+        self._batch: Any = None
+        try:
+            self._vocab = llama_cpp.llama_model_get_vocab(model)
+            self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+            self.n_ctx_train = int(llama_cpp.llama_model_n_ctx_train(model))
+            threads = n_threads if n_threads > 0 else default_threads()
+            cparams = llama_cpp.llama_context_default_params()
+            cparams.n_ctx = min(n_ctx, self.n_ctx_train) if self.n_ctx_train > 0 else n_ctx
+            cparams.n_batch = n_batch
+            cparams.n_ubatch = n_batch
+            cparams.n_seq_max = 1
+            cparams.n_threads = threads
+            cparams.n_threads_batch = threads
+            cparams.no_perf = True
+            # A full-size sliding-window cache lets us remove any tail of the sequence (prefix
+            # reuse, rolling back rejected draft tokens) on SWA models such as Gemma 3.
+            cparams.swa_full = True
+            ctx = llama_cpp.llama_init_from_model(model, cparams)
+            if not ctx:
+                raise ModelLoadError(f"llama.cpp could not create a context for '{path}'")
+            self._ctx = ctx
+            self.n_ctx = int(llama_cpp.llama_n_ctx(ctx))
+            self.n_batch = n_batch
+            self._memory = llama_cpp.llama_get_memory(ctx)
+            self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        except BaseException:
+            self.close()
+            raise
+        v = self._vocab
+        self.fim = FimTokens(
+            pre=int(llama_cpp.llama_vocab_fim_pre(v)),
+            suf=int(llama_cpp.llama_vocab_fim_suf(v)),
+            mid=int(llama_cpp.llama_vocab_fim_mid(v)),
+            pad=int(llama_cpp.llama_vocab_fim_pad(v)),
+            rep=int(llama_cpp.llama_vocab_fim_rep(v)),
+            sep=int(llama_cpp.llama_vocab_fim_sep(v)),
+        )
+        self.bos = int(llama_cpp.llama_vocab_bos(v))
+        self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(v)) and self.bos >= 0
+        self._piece_cache: dict[int, bytes] = {}
+
+    @property
+    def fim_ids(self) -> tuple[int, int, int, int, int]:
+        return (self.fim.pre, self.fim.suf, self.fim.mid, self.fim.rep, self.fim.sep)
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(512)
+        n = llama_cpp.llama_model_meta_val_str(self._model, key.encode("utf-8"), buf, len(buf))
+        if n < 0:
+            return None
+        return buf.value.decode("utf-8", errors="replace")
+
+    def description(self) -> str:
+        buf = ctypes.create_string_buffer(256)
+        llama_cpp.llama_model_desc(self._model, buf, len(buf))
+        return buf.value.decode("utf-8", errors="replace")
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = False) -> list[int]:
+        """Token ids of ``text``; user text is tokenized with ``special=False`` so that a
+        literal "<|fim_prefix|>" in a buffer stays text."""
+        data = text.encode("utf-8")
+        if not data and not add_bos:
+            return []
+        cap = len(data) + 8
+        buf = (llama_cpp.llama_token * cap)()
+        n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, cap, add_bos, special)
+        if n < 0:
+            cap = -n
+            buf = (llama_cpp.llama_token * cap)()
+            n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, cap, add_bos, special)
+        return list(buf[:n])
+
+    def piece(self, token: int) -> bytes:
+        """The bytes a token stands for (control tokens render as nothing)."""
+        cached = self._piece_cache.get(token)
+        if cached is not None:
+            return cached
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+        out = buf.raw[:n]
+        self._piece_cache[token] = out
+        return out
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", errors="replace")
+
+    def is_eog(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    def is_control(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_control(self._vocab, token))
+
+    def token_text(self, token: int) -> str:
+        raw = llama_cpp.llama_vocab_get_text(self._vocab, token)
+        return raw.decode("utf-8", errors="replace") if raw else ""
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def remove_from(self, pos: int) -> None:
+        """Forget KV entries at positions >= pos."""
+        if not llama_cpp.llama_memory_seq_rm(self._memory, 0, pos, -1):
+            # A partial removal can fail on some cache types; start the sequence over.
+            llama_cpp.llama_memory_seq_rm(self._memory, 0, -1, -1)
+            raise DecodeError("the KV cache could not drop a tail; it was cleared")
+
+    def clear(self) -> None:
+        llama_cpp.llama_memory_clear(self._memory, True)
+
+    def decode(
+        self,
+        tokens: list[int],
+        start_pos: int,
+        outputs: Sequence[int] = (),
+        on_row: Callable[[int, npt.NDArray[np.float32]], None] | None = None,
+        should_abort: Callable[[], bool] | None = None,
+    ) -> int:
+        """Evaluate ``tokens`` at positions start_pos, start_pos+1, ...
+
+        For each index in ``outputs`` (indices into ``tokens``, ascending) ``on_row(index,
+        logits)`` is called with a view of that token's logits, valid only during the call.
+        Tokens go in n_batch chunks; ``should_abort`` is checked between chunks. Returns how
+        many tokens were decoded (fewer than given only when aborted; those stay cached)."""
+        want = set(outputs)
+        batch = self._batch
+        for chunk_start in range(0, len(tokens), self.n_batch):
+            if chunk_start and should_abort is not None and should_abort():
+                return chunk_start
+            chunk = tokens[chunk_start : chunk_start + self.n_batch]
+            batch.n_tokens = len(chunk)
+            rows: list[int] = []
+            for i, tok in enumerate(chunk):
+                batch.token[i] = tok
+                batch.pos[i] = start_pos + chunk_start + i
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = 0
+                out = (chunk_start + i) in want
+                batch.logits[i] = 1 if out else 0
+                if out:
+                    rows.append(i)
+            rc = llama_cpp.llama_decode(self._ctx, batch)
+            if rc != 0:
+                raise DecodeError(f"llama_decode failed with code {rc}")
+            if on_row is not None:
+                for i in rows:
+                    ptr = llama_cpp.llama_get_logits_ith(self._ctx, i)
+                    on_row(chunk_start + i, np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)))
+        return len(tokens)
+
+    def decode_one(self, token: int, pos: int) -> npt.NDArray[np.float32]:
+        """Evaluate one token; return a view of its logits (valid until the next decode)."""
+        batch = self._batch
+        batch.n_tokens = 1
+        batch.token[0] = token
+        batch.pos[0] = pos
+        batch.n_seq_id[0] = 1
+        batch.seq_id[0][0] = 0
+        batch.logits[0] = 1
+        rc = llama_cpp.llama_decode(self._ctx, batch)
+        if rc != 0:
+            raise DecodeError(f"llama_decode failed with code {rc}")
+        ptr = llama_cpp.llama_get_logits_ith(self._ctx, 0)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def close(self) -> None:
+        if self._batch is not None:
+            llama_cpp.llama_batch_free(self._batch)
+            self._batch = None
+        if self._ctx is not None:
+            llama_cpp.llama_free(self._ctx)
+            self._ctx = None
+        if self._model is not None:
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    architecture: str
+    name: str
+    description: str
+    n_vocab: int
+    n_ctx_train: int
+    fim: FimTokens
+    fim_texts: dict[str, str]
+
+
+def summarize_model(path: str) -> ModelSummary:
+    """Read a GGUF's vocabulary and metadata without loading its weights."""
+    _ensure_backend()
+    mparams = llama_cpp.llama_model_default_params()
+    mparams.vocab_only = True
+    model = llama_cpp.llama_model_load_from_file(path.encode("utf-8"), mparams)
+    if not model:
+        raise ModelLoadError(f"llama.cpp could not read the model file '{path}'")
+    try:
+        vocab = llama_cpp.llama_model_get_vocab(model)
+
+        def meta(key: str) -> str:
+            buf = ctypes.create_string_buffer(512)
+            n = llama_cpp.llama_model_meta_val_str(model, key.encode("utf-8"), buf, len(buf))
+            return buf.value.decode("utf-8", errors="replace") if n >= 0 else ""
+
+        desc = ctypes.create_string_buffer(256)
+        llama_cpp.llama_model_desc(model, desc, len(desc))
+        fim = FimTokens(
+            pre=int(llama_cpp.llama_vocab_fim_pre(vocab)),
+            suf=int(llama_cpp.llama_vocab_fim_suf(vocab)),
+            mid=int(llama_cpp.llama_vocab_fim_mid(vocab)),
+            pad=int(llama_cpp.llama_vocab_fim_pad(vocab)),
+            rep=int(llama_cpp.llama_vocab_fim_rep(vocab)),
+            sep=int(llama_cpp.llama_vocab_fim_sep(vocab)),
+        )
+        texts = {}
+        for label, tok in (
+            ("pre", fim.pre),
+            ("suf", fim.suf),
+            ("mid", fim.mid),
+            ("pad", fim.pad),
+            ("rep", fim.rep),
+            ("sep", fim.sep),
+        ):
+            if tok >= 0:
+                raw = llama_cpp.llama_vocab_get_text(vocab, tok)
+                texts[label] = raw.decode("utf-8", errors="replace") if raw else ""
+        arch = meta("general.architecture")
+        ctx_train = meta(f"{arch}.context_length") if arch else ""
+        return ModelSummary(
+            architecture=arch,
+            name=meta("general.name"),
+            description=desc.value.decode("utf-8", errors="replace"),
+            n_vocab=int(llama_cpp.llama_vocab_n_tokens(vocab)),
+            n_ctx_train=int(ctx_train) if ctx_train.isdigit() else 0,
+            fim=fim,
+            fim_texts=texts,
+        )
+    finally:
+        llama_cpp.llama_model_free(model)
