@@ -42,4 +42,14 @@ def create_engine(settings: Settings, *, prompt_lookup: bool = True) -> Engine:
         from ghostls.engine.local import LocalEngine
 
         return LocalEngine(local_engine_config(settings, prompt_lookup=prompt_lookup))
+    if kind in ("openai", "llama-server"):
+        from ghostls.engine.remote import create_remote_engine
+
+        fallback: Engine | None = None
+        if settings.backend.fallbackToLocal:
+            from ghostls.engine.local import LocalEngine
+
+            # Not started: the remote engine loads it only once the server is unavailable.
+            fallback = LocalEngine(local_engine_config(settings, prompt_lookup=prompt_lookup))
+        return create_remote_engine(settings, fallback)
     raise UnsupportedBackend(f"backend.kind {kind!r} is not available in this build")

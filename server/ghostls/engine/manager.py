@@ -186,6 +186,9 @@ class EngineManager:
 
     def _on_engine_state(self, engine: Engine) -> None:
         if engine is self._engine:
+            if engine.state == EngineState.READY and self._state == EngineState.ERROR:
+                # A remote server that was down at start came back.
+                self._state, self._error = EngineState.READY, None
             self._publish(engine.error or f"engine {engine.state}")
 
     # -- reporting -------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from ghostls.config import Settings
 from ghostls.engine.remote_api import Piece, RemoteApi
 from ghostls.engine.remote_health import (
     Backoff,
@@ -185,6 +186,7 @@ class RemoteEngine:
         self._error_reachable = False
         self._active: dict[str, CancelToken] = {}
         self._probe_task: asyncio.Task[None] | None = None
+        self._fallback_task: asyncio.Task[None] | None = None
         self._no_answer = 0
         self._warned_missing_key = False
         self._closed = False
@@ -194,11 +196,21 @@ class RemoteEngine:
 
     @property
     def state(self) -> str:
+        # With a local fallback, completions go on while the remote is down.
+        if self._state == EngineState.ERROR and self.fallback is not None:
+            return EngineState.READY
         return self._state
 
     @property
     def error(self) -> str | None:
+        if self._error is not None and self.fallback is not None:
+            return f"{self._error}; using the local model until it is back"
         return self._error
+
+    @property
+    def remote_state(self) -> str:
+        """The remote server's own state, whatever the fallback does."""
+        return self._state
 
     @property
     def info(self) -> ModelInfo | None:
@@ -258,8 +270,8 @@ class RemoteEngine:
         log.debug("remote request failed (%s); retry in %.1f s", type(exc).__name__, delay)
         self._error_reachable = error.reachable
         self._set_state(EngineState.ERROR, error.message)
-        if not error.reachable:
-            self._start_probe()
+        self._start_probe()
+        self._start_fallback()
         return error
 
     def _succeeded(self) -> None:
@@ -287,6 +299,26 @@ class RemoteEngine:
         if self.api.health_path == "/v1/models" and not self.model:
             self.model = _first_model_id(response)
 
+    def _start_fallback(self) -> None:
+        fallback = self.fallback
+        if fallback is None or self._fallback_task is not None or self._closed:
+            return
+        start = getattr(fallback, "start", None)
+        if not callable(start):
+            return
+        log.info("loading the local model while the remote server is unavailable")
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to start on
+            self._fallback_task = asyncio.get_running_loop().create_task(start())
+
+    async def _check_generation(self) -> None:
+        """A one-token generation: for a server that answered with errors, only a request
+        that works shows it has recovered (its model list may have been fine all along)."""
+        request = GenerationRequest(PromptParts(prefix="#"), max_tokens=1, time_budget_ms=2000)
+        body = self.api.generation_body(
+            request, model=self.model, forced="", top_k=0, budget_ms=2000
+        )
+        await asyncio.wait_for(self._stream(body, _Collector(request)), 2 * PROBE_TIMEOUT_S)
+
     def _start_probe(self) -> None:
         if self._closed or (self._probe_task is not None and not self._probe_task.done()):
             return
@@ -298,12 +330,17 @@ class RemoteEngine:
     async def _probe_loop(self) -> None:
         while not self._closed and self._state == EngineState.ERROR:
             await asyncio.sleep(max(self.backoff.seconds_left, 0.05))
-            if self._closed or self._state != EngineState.ERROR or self._error_reachable:
+            if self._closed or self._state != EngineState.ERROR:
                 return
             try:
-                await self._check_health()
-            except Exception:
+                if self._error_reachable:
+                    await self._check_generation()
+                else:
+                    await self._check_health()
+            except Exception as exc:
                 self.backoff.record_failure()
+                # The server may now fail differently (e.g. up again but answering errors).
+                self._error_reachable = describe_failure(exc, self.url, self.timeout_ms).reachable
             else:
                 self._succeeded()
 
@@ -314,9 +351,12 @@ class RemoteEngine:
     ) -> GenerationResult:
         if self._closed:
             return GenerationResult("", stop_reason="error")
-        if self.backoff.waiting:
-            if self.fallback is not None and self.fallback.state == EngineState.READY:
+        if self._state == EngineState.ERROR and self.fallback is not None:
+            # The health probe watches the remote; until it is back, serve locally.
+            if self.fallback.state == EngineState.READY:
                 return await self.fallback.generate(request, cancel)
+            return GenerationResult("", stop_reason="error")
+        if self.backoff.waiting:
             return GenerationResult("", stop_reason="error")
         mine = CancelToken()
         previous = self._active.get(request.key) if request.key else None
@@ -525,10 +565,11 @@ class RemoteEngine:
         self._closed = True
         for token in list(self._active.values()):
             token.cancel("closed")
-        if self._probe_task is not None:
-            self._probe_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._probe_task
+        for task in (self._probe_task, self._fallback_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -549,3 +590,35 @@ def _first_model_id(response: httpx.Response) -> str:
 
 def _prompt_size(body: dict[str, Any]) -> int:
     return sum(len(v) for k, v in body.items() if isinstance(v, str) and k.startswith(("p", "i")))
+
+
+def create_remote_engine(settings: Settings, fallback: Engine | None = None) -> RemoteEngine:
+    """The engine for backend.kind "openai" or "llama-server"; a clear error for a bad URL."""
+    from ghostls.engine.remote_llama_server import LlamaServerInfillApi
+    from ghostls.engine.remote_openai import OpenAICompletionsApi
+
+    backend = settings.backend
+    url = backend.url.strip()
+    parsed = httpx.URL(url) if url else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(
+            f"backend.kind is {backend.kind!r} but backend.url is {url!r}: set it to the "
+            "server's base URL, e.g. http://gpu-box:8080"
+        )
+    context = settings.model.contextSize
+    api: RemoteApi
+    if backend.kind == "openai":
+        api = OpenAICompletionsApi(context)
+    elif backend.kind == "llama-server":
+        api = LlamaServerInfillApi()
+    else:
+        raise ValueError(f"backend.kind {backend.kind!r} is not a remote backend")
+    return RemoteEngine(
+        api,
+        url=url,
+        model=backend.model,
+        api_key_env=backend.apiKeyEnv,
+        timeout_ms=backend.timeoutMs,
+        context_size=context,
+        fallback=fallback,
+    )
