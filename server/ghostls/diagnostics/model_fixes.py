@@ -1,0 +1,354 @@
+"""Model-proposed fixes: a search over candidate replacements of the faulty lines, verified.
+
+Candidates come from two places:
+
+* the model itself: ``generate(..., n_candidates=N)`` continues the code before the faulty
+  lines, after a comment that shows the broken line and what is wrong with it;
+* small edits of the faulty lines (a missing ':' or bracket, a stray bracket, an identifier
+  replaced by a similar name from the file, the neighbouring indentation levels).
+
+Every candidate goes through :func:`ghostls.diagnostics.verify.verify_patch` (the patched
+buffer must parse and come out of our checks cleaner, see there). Survivors are ranked by the
+model's log-likelihood of the new lines after the code before them (``engine.score``), so the
+model decides among fixes that are already known to be valid. User code is never executed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ghostls.diagnostics.checks import CheckResult, check_text
+from ghostls.diagnostics.problems import Edit
+from ghostls.diagnostics.quickfixes import edit_distance
+from ghostls.diagnostics.verify import Target, verify_patch
+from ghostls.engine.types import (
+    CancelToken,
+    Engine,
+    EngineState,
+    GenerationRequest,
+    PromptParts,
+)
+from ghostls.syntax.errors import LineIndex, python_parse
+
+if TYPE_CHECKING:
+    from ghostls.app import GhostServer
+    from ghostls.documents import Snapshot
+
+log = logging.getLogger(__name__)
+
+CONTEXT_LINES = 40  # lines before the faulty ones given to the model
+MAX_TARGET_LINES = 6  # longer spans are not rewritten by the model
+MAX_EDIT_CANDIDATES = 40
+MAX_SCORED = 8
+
+
+@dataclass(frozen=True)
+class FixTarget:
+    """The lines to rewrite and what must go away (rows are 0-based, inclusive)."""
+
+    start_row: int
+    end_row: int
+    start: int
+    end: int
+    code: str | None
+    message: str
+    source: str
+    selection: bool = False
+
+    @property
+    def target(self) -> Target:
+        return Target(self.code, self.message, self.source, self.selection)
+
+
+@dataclass(frozen=True)
+class ModelFix:
+    title: str
+    edit: Edit
+    new_lines: str
+    logprob: float
+    origin: str  # "model" (generated) or "edit" (a small edit the model ranked)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    fixes: tuple[ModelFix, ...]
+    reason: str  # why nothing was found, or "" when fixes were found
+    tried: int = 0
+    elapsed_ms: float = 0.0
+
+
+def target_to_json(target: FixTarget) -> dict[str, Any]:
+    return dict(target.__dict__)
+
+
+def target_from_json(data: dict[str, Any]) -> FixTarget:
+    return FixTarget(
+        start_row=int(data["start_row"]),
+        end_row=int(data["end_row"]),
+        start=int(data["start"]),
+        end=int(data["end"]),
+        code=None if data.get("code") is None else str(data["code"]),
+        message=str(data.get("message", "")),
+        source=str(data.get("source", "")),
+        selection=bool(data.get("selection", False)),
+    )
+
+
+# -- server glue ----------------------------------------------------------------------------
+
+
+def available(ls: GhostServer) -> bool:
+    engine = ls.services.get("engine")
+    return bool(
+        ls.settings.fixes.model
+        and engine is not None
+        and getattr(engine, "state", None) == EngineState.READY
+    )
+
+
+async def fixes_for(ls: GhostServer, snapshot: Snapshot, target: FixTarget) -> Outcome:
+    engine = ls.services.get("engine")
+    if not available(ls) or engine is None:
+        return Outcome((), "the model is not ready")
+    service = ls.services.get("diagnostics")
+    clean = None
+    if service is not None:
+        baseline = await service.check(snapshot)
+        entry = service.last_clean.get(snapshot.uri)
+        clean = entry[1] if entry else None
+    else:
+        baseline = check_text(snapshot.text, snapshot.tree)
+    settings = ls.settings.fixes
+    return await search(
+        engine,
+        snapshot.text,
+        target,
+        baseline,
+        clean_baseline=clean,
+        n_candidates=settings.candidates,
+        budget_ms=settings.timeBudgetMs,
+        key=f"fix:{snapshot.uri}",
+    )
+
+
+# -- the search -----------------------------------------------------------------------------
+
+
+def _replace_rows(text: str, index: LineIndex, first: int, last: int, new: str) -> Edit:
+    start = index.starts[first]
+    end = index.offset(last, len(index.line(last)))
+    return Edit(start, end, new)
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _prompt(index: LineIndex, target: FixTarget, hint: bool) -> PromptParts:
+    first = max(0, target.start_row - CONTEXT_LINES)
+    before = index.text[index.starts[first] : index.starts[target.start_row]]
+    if not hint:
+        return PromptParts(prefix=before)
+    broken = [index.line(r) for r in range(target.start_row, target.end_row + 1)]
+    indent = _indent_of(broken[0])
+    what = f" ({target.message})" if target.message else ""
+    note = f"{indent}# The next line{'s' if len(broken) > 1 else ''} had a mistake{what}:\n"
+    note += "".join(f"{indent}#   {line.strip()}\n" for line in broken)
+    note += f"{indent}# Corrected:\n"
+    return PromptParts(prefix=before + note)
+
+
+def _model_candidates(text: str, count: int) -> list[str]:
+    """Generated text -> replacement lines (the same number of lines as the target)."""
+    lines = text.split("\n")
+    return ["\n".join(lines[:count])] if lines and lines[0].strip() else []
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CLOSERS = ")]}"
+_INSERTS = (":", ")", "]", "}", ",")
+
+
+def edit_candidates(index: LineIndex, target: FixTarget) -> list[str]:
+    """Small edits of the faulty lines, most targeted first (deduplicated)."""
+    rows = range(target.start_row, min(target.end_row, target.start_row + 2) + 1)
+    names = {m.group(0) for m in _IDENT.finditer(index.text)}
+    out: list[str] = []
+    original = [index.line(r) for r in range(target.start_row, target.end_row + 1)]
+
+    def add(row: int, new_line: str) -> None:
+        lines = list(original)
+        lines[row - target.start_row] = new_line
+        candidate = "\n".join(lines)
+        if candidate not in out and new_line != original[row - target.start_row]:
+            out.append(candidate)
+
+    for row in rows:
+        line = index.line(row)
+        code = line.rstrip()
+        comment = ""
+        hash_at = _comment_start(line)
+        if hash_at is not None:
+            code, comment = line[:hash_at].rstrip(), "  " + line[hash_at:]
+        for token in _INSERTS:
+            add(row, code + token + comment)
+            trimmed = code.rstrip(":")
+            if trimmed != code:
+                add(row, trimmed + token + ":" + comment)
+        for i, ch in enumerate(code):
+            if ch in "()[]{}":
+                add(row, code[:i] + code[i + 1 :] + comment)
+        for match in _IDENT.finditer(code):
+            word = match.group(0)
+            if len(word) < 3:
+                continue
+            for name in names:
+                if name != word and edit_distance(word, name, 2) <= 2:
+                    add(row, code[: match.start()] + name + code[match.end() :] + comment)
+        indent = _indent_of(line)
+        for level in _neighbour_indents(index, row):
+            if level != indent:
+                add(row, level + line.lstrip())
+    return out[:MAX_EDIT_CANDIDATES]
+
+
+def _comment_start(line: str) -> int | None:
+    quote = ""
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            return i
+    return None
+
+
+def _neighbour_indents(index: LineIndex, row: int) -> list[str]:
+    levels: list[str] = []
+    for r in range(row - 1, max(row - 30, -1), -1):
+        line = index.line(r)
+        if line.strip() and not line.lstrip().startswith("#"):
+            indent = _indent_of(line)
+            if indent not in levels:
+                levels.append(indent)
+            if len(levels) >= 3 or not indent:
+                break
+    if levels:
+        levels.append(levels[0] + "    ")
+    return levels
+
+
+def _window_parses(index: LineIndex, row: int, new_lines: str, count: int) -> bool:
+    """Cheap pre-filter: the enclosing top-level block with the new lines must parse."""
+    first = row
+    while first > 0 and index.line(first)[:1] in (" ", "\t", ""):
+        first -= 1  # back to the top-level statement that holds the row
+    last = row + count
+    while last < len(index.starts) and index.line(last)[:1] in (" ", "\t", ""):
+        last += 1
+    lines = [index.line(r) for r in range(first, row)]
+    lines += new_lines.split("\n")
+    lines += [index.line(r) for r in range(row + count, min(last, len(index.starts)))]
+    _, error = python_parse("\n".join(lines) + "\n")
+    return error is None
+
+
+async def search(
+    engine: Engine,
+    text: str,
+    target: FixTarget,
+    baseline: CheckResult,
+    *,
+    clean_baseline: CheckResult | None = None,
+    n_candidates: int = 4,
+    budget_ms: int = 4000,
+    key: str = "",
+    use_edits: bool = True,
+) -> Outcome:
+    started = time.perf_counter()
+    deadline = started + budget_ms / 1000
+    index = LineIndex(text)
+    count = target.end_row - target.start_row + 1
+    if count > MAX_TARGET_LINES:
+        return Outcome((), f"the span is longer than {MAX_TARGET_LINES} lines")
+    original = "\n".join(index.line(r) for r in range(target.start_row, target.end_row + 1))
+
+    candidates: list[tuple[str, str]] = []  # (new lines, origin)
+    cancel = CancelToken()
+    max_tokens = min(16 + 2 * len(original) // 3, 160)
+    try:
+        result = await asyncio.wait_for(
+            engine.generate(
+                GenerationRequest(
+                    prompt=_prompt(index, target, hint=True),
+                    max_tokens=max_tokens,
+                    stop=("\n\n",) if count > 1 else ("\n",),
+                    time_budget_ms=max(100, int(budget_ms * 0.5)),
+                    key=key,
+                    n_candidates=n_candidates,
+                ),
+                cancel,
+            ),
+            timeout=budget_ms / 1000,
+        )
+        texts = [c.text for c in result.candidates] or [result.text]
+        indent = _indent_of(index.line(target.start_row))
+        for generated in texts:
+            for new in _model_candidates(generated, count):
+                if not new.startswith((" ", "\t")) and indent:
+                    new = indent + new.lstrip()
+                candidates.append((new, "model"))
+    except asyncio.TimeoutError:
+        cancel.cancel("budget")
+    if use_edits and target.code != "unused-import":
+        candidates.extend((c, "edit") for c in edit_candidates(index, target))
+
+    verified: list[tuple[str, str, Edit]] = []
+    seen: set[str] = set()
+    tried = 0
+    for new_lines, origin in candidates:
+        if time.perf_counter() > deadline or len(verified) >= MAX_SCORED:
+            break
+        if new_lines in seen or new_lines == original:
+            continue
+        seen.add(new_lines)
+        tried += 1
+        if not _window_parses(index, target.start_row, new_lines, count):
+            continue
+        edit = _replace_rows(text, index, target.start_row, target.end_row, new_lines)
+        patched = text[: edit.start] + new_lines + text[edit.end :]
+        last_row = target.start_row + new_lines.count("\n")
+        verdict = verify_patch(
+            text, patched, target.target, baseline, (target.start_row, last_row), clean_baseline
+        )
+        if verdict.ok:
+            verified.append((new_lines, origin, edit))
+        await asyncio.sleep(0)  # let the event loop breathe between checks
+
+    if not verified:
+        elapsed = (time.perf_counter() - started) * 1000
+        reason = "no verified fix found"
+        if time.perf_counter() > deadline:
+            reason += f" within {budget_ms / 1000:g} s"
+        return Outcome((), reason, tried, elapsed)
+
+    prompt = _prompt(index, target, hint=False)
+    scored: list[ModelFix] = []
+    for new_lines, origin, edit in verified:
+        if time.perf_counter() > deadline and scored:
+            break
+        logprob = await engine.score(prompt, new_lines + "\n")
+        shown = " ".join(new_lines.split())
+        shown = shown if len(shown) <= 50 else shown[:49] + "…"
+        title = f"ghostls (model): line {target.start_row + 1} → {shown}"
+        scored.append(ModelFix(title, edit, new_lines, logprob, origin))
+    scored.sort(key=lambda f: f.logprob, reverse=True)
+    elapsed = (time.perf_counter() - started) * 1000
+    return Outcome(tuple(scored), "", tried, elapsed)
