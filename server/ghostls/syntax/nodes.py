@@ -59,10 +59,16 @@ def query(source: str) -> tree_sitter.Query:
 
 
 def captures(
-    source: str, node: tree_sitter.Node, byte_range: tuple[int, int] | None = None
+    source: str,
+    node: tree_sitter.Node,
+    byte_range: tuple[int, int] | None = None,
+    max_start_depth: int | None = None,
 ) -> dict[str, list[tree_sitter.Node]]:
-    """Run a query over ``node`` (optionally only a byte range); nodes sorted by position."""
+    """Run a query over ``node`` (optionally only a byte range, or only matches starting at
+    most ``max_start_depth`` levels down, which also spares walking the deep parts)."""
     cursor = tree_sitter.QueryCursor(query(source))
+    if max_start_depth is not None:
+        cursor.set_max_start_depth(max_start_depth)
     if byte_range is not None:
         cursor.set_byte_range(max(0, byte_range[0]), max(0, byte_range[1]))
     found = cursor.captures(node)

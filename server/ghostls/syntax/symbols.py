@@ -25,6 +25,8 @@ IMPORTS_QUERY = """
 """
 IDENTIFIERS_QUERY = "(identifier) @name"
 
+# module > try > else_clause > block > import: deeper imports (inside defs) are local ones.
+IMPORT_DEPTH = 4
 MAX_METHODS_IN_CLASS_SUMMARY = 12
 MAX_ASSIGNMENT_CHARS = 160
 
@@ -56,6 +58,7 @@ _import_cache: weakref.WeakKeyDictionary[Snapshot, list[Import]] = weakref.WeakK
 _definition_cache: weakref.WeakKeyDictionary[Snapshot, list[Definition]] = (
     weakref.WeakKeyDictionary()
 )
+_index_cache: weakref.WeakKeyDictionary[Snapshot, list[_Entry]] = weakref.WeakKeyDictionary()
 
 
 def _bound_names(statement: tree_sitter.Node, source: bytes) -> tuple[tuple[str, ...], str]:
@@ -95,7 +98,8 @@ def imports(snapshot: Snapshot) -> list[Import]:
         return cached
     source = snapshot.source
     found: list[Import] = []
-    for node in captures(IMPORTS_QUERY, snapshot.tree.root_node).get("import", []):
+    nodes = captures(IMPORTS_QUERY, snapshot.tree.root_node, max_start_depth=IMPORT_DEPTH)
+    for node in nodes.get("import", []):
         names, module = _bound_names(node, source)
         parent = node.parent
         found.append(
@@ -205,61 +209,89 @@ def _assignment_text(statement: tree_sitter.Node, source: bytes) -> str:
     return text
 
 
-def definitions(snapshot: Snapshot) -> list[Definition]:
-    """Module-level functions, classes (and their methods) and assignments, in file order."""
-    cached = _definition_cache.get(snapshot)
+@dataclass(frozen=True)
+class _Entry:
+    """A definition found by the cheap index pass; its text is built only when asked for."""
+
+    name: str
+    kind: str
+    node: tree_sitter.Node  # function_definition / class_definition / expression_statement
+    owner: tree_sitter.Node | None  # the class of a method
+
+
+def _index(snapshot: Snapshot) -> list[_Entry]:
+    """Module-level definitions and methods, in file order, without building any text."""
+    cached = _index_cache.get(snapshot)
     if cached is not None:
         return cached
     source = snapshot.source
-    uri = snapshot.uri
-    found: list[Definition] = []
-
-    def add(name: str, kind: str, qualname: str, node: tree_sitter.Node, text: str) -> None:
-        span = (
-            node.parent
-            if node.parent is not None and node.parent.type == "decorated_definition"
-            else node
-        )
-        found.append(
-            Definition(
-                name=name,
-                kind=kind,
-                qualname=qualname,
-                text=text,
-                start_row=span.start_point.row,
-                end_row=span.end_point.row,
-                start_byte=span.start_byte,
-                end_byte=span.end_byte,
-                uri=uri,
-            )
-        )
-
+    entries: list[_Entry] = []
     for statement in snapshot.tree.root_node.named_children:
         node = _unwrap(statement)
-        if node.type == "function_definition":
-            name_node = node.child_by_field_name("name")
-            if name_node is not None:
-                name = node_text(name_node, source)
-                add(name, "function", name, node, _function_text(node, source))
-        elif node.type == "class_definition":
+        if node.type in ("function_definition", "class_definition"):
             name_node = node.child_by_field_name("name")
             if name_node is None:
                 continue
-            class_name = node_text(name_node, source)
-            add(class_name, "class", class_name, node, _class_text(node, source))
-            for member in _class_members(node):
-                if member.type != "function_definition":
-                    continue
-                member_name = member.child_by_field_name("name")
-                if member_name is None:
-                    continue
-                name = node_text(member_name, source)
-                text = f"class {class_name}:\n" + _function_text(member, source, "    ")
-                add(name, "method", f"{class_name}.{name}", member, text)
+            kind = "function" if node.type == "function_definition" else "class"
+            entries.append(_Entry(node_text(name_node, source), kind, node, None))
+            if kind == "class":
+                for member in _class_members(node):
+                    member_name = member.child_by_field_name("name")
+                    if member.type == "function_definition" and member_name is not None:
+                        entries.append(
+                            _Entry(node_text(member_name, source), "method", member, node)
+                        )
         else:
             for name in _assignment_targets(node, source):
-                add(name, "variable", name, node, _assignment_text(node, source))
-    _definition_cache[snapshot] = found
+                entries.append(_Entry(name, "variable", node, None))
+    _index_cache[snapshot] = entries
+    return entries
+
+
+def _build(snapshot: Snapshot, entry: _Entry) -> Definition:
+    source = snapshot.source
+    node = entry.node
+    if entry.kind == "function":
+        text, qualname = _function_text(node, source), entry.name
+    elif entry.kind == "class":
+        text, qualname = _class_text(node, source), entry.name
+    elif entry.kind == "method" and entry.owner is not None:
+        owner_name = entry.owner.child_by_field_name("name")
+        class_name = node_text(owner_name, source) if owner_name is not None else "?"
+        qualname = f"{class_name}.{entry.name}"
+        text = f"class {class_name}:\n" + _function_text(node, source, "    ")
+    else:
+        text, qualname = _assignment_text(node, source), entry.name
+    outer = node.parent
+    span = outer if outer is not None and outer.type == "decorated_definition" else node
+    return Definition(
+        name=entry.name,
+        kind=entry.kind,
+        qualname=qualname,
+        text=text,
+        start_row=span.start_point.row,
+        end_row=span.end_point.row,
+        start_byte=span.start_byte,
+        end_byte=span.end_byte,
+        uri=snapshot.uri,
+    )
+
+
+def definitions(snapshot: Snapshot) -> list[Definition]:
+    """Module-level functions, classes (and their methods) and assignments, in file order."""
+    cached = _definition_cache.get(snapshot)
+    if cached is None:
+        cached = _definition_cache[snapshot] = [_build(snapshot, e) for e in _index(snapshot)]
+    return cached
+
+
+def find_definitions(snapshot: Snapshot, names: Iterable[str]) -> dict[str, list[Definition]]:
+    """Definitions of ``names`` only (text built for those alone: cheap on every keystroke)."""
+    wanted = set(names)
+    found: dict[str, list[Definition]] = {}
+    for entry in _index(snapshot):
+        if entry.name in wanted:
+            found.setdefault(entry.name, []).append(_build(snapshot, entry))
     return found
 
 
@@ -299,14 +331,13 @@ def referenced_names(snapshot: Snapshot, offset: int, window: int = 40) -> list[
     return sorted(distance, key=lambda name: distance[name])
 
 
-def resolve(names: Iterable[str], snapshots: Sequence[Snapshot]) -> list[tuple[str, Definition]]:
-    """Definitions of ``names`` in the given snapshots (this file first), in ``names`` order."""
-    index: dict[str, list[Definition]] = {}
-    for snapshot in snapshots:
-        for definition in definitions(snapshot):
-            index.setdefault(definition.name, []).append(definition)
+def resolve(names: Sequence[str], snapshots: Sequence[Snapshot]) -> list[tuple[str, Definition]]:
+    """Definitions of ``names`` in the given snapshots (earlier snapshots first), in ``names``
+    order."""
+    per_snapshot = [find_definitions(snapshot, names) for snapshot in snapshots]
     found: list[tuple[str, Definition]] = []
     for name in names:
-        for definition in index.get(name, ()):
-            found.append((name, definition))
+        for table in per_snapshot:
+            for definition in table.get(name, ()):
+                found.append((name, definition))
     return found
