@@ -63,10 +63,26 @@ class Snapshot:
     tree: tree_sitter.Tree
     line_offsets: tuple[int, ...]  # code-point offset of the start of every line
     encoding: Encoding = Encoding.UTF16
+    # UTF-8 byte offset of the start of every line (computed on first use when not given).
+    line_byte_offsets: tuple[int, ...] = ()
 
     @property
     def line_count(self) -> int:
         return len(self.line_offsets)
+
+    def _row(self, offset: int) -> int:
+        return bisect.bisect_right(self.line_offsets, offset) - 1
+
+    def _line_bytes(self) -> tuple[int, ...]:
+        if len(self.line_byte_offsets) != len(self.line_offsets):
+            starts = [0]
+            find = self.source.find
+            pos = find(b"\n")
+            while pos != -1:
+                starts.append(pos + 1)
+                pos = find(b"\n", pos + 1)
+            object.__setattr__(self, "line_byte_offsets", tuple(starts))
+        return self.line_byte_offsets
 
     def line(self, row: int) -> str:
         """Line ``row`` without its line terminator ('\\n' or '\\r\\n')."""
@@ -88,25 +104,39 @@ class Snapshot:
     def position_at(self, offset: int) -> tuple[int, int]:
         """LSP (line, column) for a code-point offset."""
         offset = max(0, min(offset, len(self.text)))
-        row = bisect.bisect_right(self.line_offsets, offset) - 1
+        row = self._row(offset)
         index = offset - self.line_offsets[row]
         return row, index_to_column(self.line(row), index, self.encoding)
 
     def byte_at(self, offset: int) -> int:
         """UTF-8 byte offset for a code-point offset (what tree-sitter nodes use)."""
-        if self.text.isascii():
+        offset = max(0, min(offset, len(self.text)))
+        if len(self.source) == len(self.text):  # ASCII: bytes and code points agree
             return offset
-        return utf8_len(self.text[:offset])
+        row = self._row(offset)
+        start = self.line_offsets[row]
+        return self._line_bytes()[row] + utf8_len(self.text[start:offset])
 
     def offset_of_byte(self, byte: int) -> int:
-        if self.text.isascii():
+        """Code-point offset for a UTF-8 byte offset (inside a character: that character)."""
+        byte = max(0, min(byte, len(self.source)))
+        if len(self.source) == len(self.text):
             return byte
-        return len(self.source[:byte].decode("utf-8", "replace"))
+        line_bytes = self._line_bytes()
+        row = bisect.bisect_right(line_bytes, byte) - 1
+        chunk = self.source[line_bytes[row] : byte]
+        for cut in range(4):  # a byte inside a multi-byte character: that character's start
+            try:
+                text = chunk[: len(chunk) - cut].decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:
+                continue
+            return self.line_offsets[row] + len(text)
+        return self.line_offsets[row] + len(chunk.decode("utf-8", "replace"))
 
     def point_at(self, offset: int) -> tuple[int, int]:
         """tree-sitter point (row, byte column) for a code-point offset."""
         offset = max(0, min(offset, len(self.text)))
-        row = bisect.bisect_right(self.line_offsets, offset) - 1
+        row = self._row(offset)
         return row, utf8_len(self.text[self.line_offsets[row] : offset])
 
 
@@ -120,16 +150,24 @@ class Document:
         self.version = version
         self.encoding = encoding
         self._parser = new_parser()
+        self._snapshot: Snapshot | None = None
+        self._set_text(text)
+
+    def _set_text(self, text: str) -> None:
         self._text = text
         self._source = text.encode("utf-8", "surrogatepass")
         self._line_offsets = [0, *_line_starts(text)]
+        self._line_bytes = [0, *_byte_line_starts(self._source)]
         self._tree = self._parse(None)
-        self._snapshot: Snapshot | None = None
 
     def _parse(self, old: tree_sitter.Tree | None) -> tree_sitter.Tree:
-        if old is None:
-            return self._parser.parse(self._source)
-        return self._parser.parse(self._source, old)
+        tree = self._parser.parse(self._source) if old is None else None
+        if tree is None and old is not None:
+            tree = self._parser.parse(self._source, old)
+        if tree is None:  # only a parser without a language returns None; be safe anyway
+            self._parser = new_parser()
+            tree = self._parser.parse(self._source)
+        return tree
 
     def snapshot(self) -> Snapshot:
         if self._snapshot is None or self._snapshot.version != self.version:
@@ -141,14 +179,12 @@ class Document:
                 tree=self._tree,
                 line_offsets=tuple(self._line_offsets),
                 encoding=self.encoding,
+                line_byte_offsets=tuple(self._line_bytes),
             )
         return self._snapshot
 
     def replace_all(self, text: str, version: int) -> None:
-        self._text = text
-        self._source = text.encode("utf-8", "surrogatepass")
-        self._line_offsets = [0, *_line_starts(text)]
-        self._tree = self._parse(None)
+        self._set_text(text)
         self.version = version
         self._snapshot = None
 
@@ -175,56 +211,73 @@ class Document:
             line = line[:-1]
         return start + column_to_index(line, column, self.encoding)
 
-    def _point(self, offset: int) -> tuple[int, int]:
+    def _locate(self, offset: int) -> tuple[int, int, tuple[int, int]]:
+        """(row, byte offset, tree-sitter point) of a code-point offset."""
         row = bisect.bisect_right(self._line_offsets, offset) - 1
-        return row, utf8_len(self._text[self._line_offsets[row] : offset])
+        column = utf8_len(self._text[self._line_offsets[row] : offset])
+        return row, self._line_bytes[row] + column, (row, column)
 
     def _apply_one(self, edit: TextEdit) -> None:
         start = self._offset(edit.start_line, edit.start_character)
         end = self._offset(edit.end_line, edit.end_character)
         if end < start:
             start, end = end, start
-        old_text = self._text
-        start_point = self._point(start)
-        old_end_point = self._point(end)
-        start_byte = self._byte(start)
-        old_end_byte = start_byte + utf8_len(old_text[start:end])
-        new_text = old_text[:start] + edit.text + old_text[end:]
+        if start == end and not edit.text:
+            return  # nothing changes: keep the tree as it is
+        _, start_byte, start_point = self._locate(start)
+        _, old_end_byte, old_end_point = self._locate(end)
         inserted = edit.text.encode("utf-8", "surrogatepass")
         self._source = self._source[:start_byte] + inserted + self._source[old_end_byte:]
-        self._text = new_text
-        self._update_line_offsets(start, end, edit.text)
-        new_end = start + len(edit.text)
-        new_end_point = self._point(new_end)
+        self._text = self._text[:start] + edit.text + self._text[end:]
+        self._update_lines(start, end, edit.text, start_byte, old_end_byte, inserted)
+        _, new_end_byte, new_end_point = self._locate(start + len(edit.text))
         tree = self._tree.copy()  # snapshots keep the old, unedited tree
         tree.edit(
             start_byte=start_byte,
             old_end_byte=old_end_byte,
-            new_end_byte=start_byte + len(inserted),
+            new_end_byte=new_end_byte,
             start_point=start_point,
             old_end_point=old_end_point,
             new_end_point=new_end_point,
         )
         self._tree = self._parse(tree)
 
-    def _byte(self, offset: int) -> int:
-        row = bisect.bisect_right(self._line_offsets, offset) - 1
-        line_start = self._line_offsets[row]
-        # Byte offset of the line start: tree-sitter's root knows nothing of lines, so count.
-        return self._line_start_byte(row) + utf8_len(self._text[line_start:offset])
-
-    def _line_start_byte(self, row: int) -> int:
-        if self._text.isascii():
-            return self._line_offsets[row]
-        return utf8_len(self._text[: self._line_offsets[row]])
-
-    def _update_line_offsets(self, start: int, end: int, inserted: str) -> None:
+    def _update_lines(
+        self,
+        start: int,
+        end: int,
+        inserted: str,
+        start_byte: int,
+        end_byte: int,
+        inserted_bytes: bytes,
+    ) -> None:
+        """Shift the line tables past the edit and splice in the inserted text's lines."""
         offsets = self._line_offsets
         first = bisect.bisect_right(offsets, start)  # lines starting after `start` may change
         last = bisect.bisect_right(offsets, end)
         delta = len(inserted) - (end - start)
-        new_starts = _line_starts(inserted, start)
-        offsets[first:] = new_starts + [o + delta for o in offsets[last:]]
+        byte_delta = len(inserted_bytes) - (end_byte - start_byte)
+        if "\n" in inserted or first != last:
+            offsets[first:last] = _line_starts(inserted, start)
+            self._line_bytes[first:last] = _byte_line_starts(inserted_bytes, start_byte)
+            shift_from = first + inserted.count("\n")
+        else:
+            shift_from = first
+        if delta:
+            offsets[shift_from:] = [o + delta for o in offsets[shift_from:]]
+        if byte_delta:
+            line_bytes = self._line_bytes
+            line_bytes[shift_from:] = [b + byte_delta for b in line_bytes[shift_from:]]
+
+
+def _byte_line_starts(data: bytes, base: int = 0) -> list[int]:
+    starts: list[int] = []
+    find = data.find
+    pos = find(b"\n")
+    while pos != -1:
+        starts.append(base + pos + 1)
+        pos = find(b"\n", pos + 1)
+    return starts
 
 
 class DocumentStore:
