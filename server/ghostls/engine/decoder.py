@@ -217,6 +217,9 @@ class Decoder:
         next_tok, next_lp = first, first_logprob
         total_lp = 0.0
         reason: str | None = None
+        # Each verified row costs an output-layer matmul (large with a 262k vocabulary), so the
+        # draft grows only while drafts are fully accepted and shrinks after a miss.
+        draft_len = max(1, self.max_draft // 2)
         preds: list[int] = []  # greedy choice after each token of the verified batch
         lps: list[float] = []
 
@@ -244,7 +247,8 @@ class Decoder:
                 break
             remaining = job.max_tokens - len(emitter.tokens)
             room = model.n_ctx - pos - 1
-            draft = lookup.draft(min(remaining - 1, room)) if lookup is not None else []
+            limit = min(remaining - 1, room, draft_len)
+            draft = lookup.draft(limit) if lookup is not None else []
             batch = [next_tok, *draft]
             preds.clear()
             lps.clear()
@@ -261,6 +265,11 @@ class Decoder:
             pos += len(kept)
             stats.draft_tokens += len(draft)
             stats.accepted_draft_tokens += accepted
+            if draft:
+                if accepted == len(draft):
+                    draft_len = min(self.max_draft, draft_len * 2)
+                else:
+                    draft_len = max(1, min(draft_len, accepted + 1))
             for k in range(accepted):
                 before = len(emitter.tokens)
                 reason = emitter.push(draft[k])

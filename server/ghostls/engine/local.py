@@ -95,6 +95,17 @@ class LocalEngine:
         """The loaded model (for benchmarks and tests; use only from the worker)."""
         return self._model
 
+    @property
+    def prompt_lookup(self) -> bool:
+        return self._decoder.prompt_lookup if self._decoder else self.config.prompt_lookup
+
+    @prompt_lookup.setter
+    def prompt_lookup(self, enabled: bool) -> None:
+        """Toggle prompt-lookup decoding (takes effect with the next request)."""
+        self.config = replace(self.config, prompt_lookup=enabled)
+        if self._decoder is not None:
+            self._decoder.prompt_lookup = enabled
+
     async def start(self) -> None:
         """Load the model on the worker thread; never raises (sets state ERROR instead)."""
         loop = asyncio.get_running_loop()

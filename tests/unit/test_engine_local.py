@@ -1,0 +1,235 @@
+"""LocalEngine with the real embedded model through llama.cpp (few tokens per test)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ghostls.engine.decoder import common_prefix_length
+from ghostls.engine.local import LocalEngine, LocalEngineConfig
+from ghostls.engine.model_files import ensure_embedded_model
+from ghostls.engine.prompt import build_prompt
+from ghostls.engine.types import CancelToken, EngineState, GenerationRequest, PromptParts
+
+CODE = (
+    "import os\n"
+    "\n"
+    "\n"
+    "def list_python_files(root):\n"
+    '    """Return the paths of the Python files under root."""\n'
+    "    found = []\n"
+)
+
+# Long enough that a cancelled or superseded request is stopped long before it would end.
+LONG = 200
+
+
+def _request(parts: PromptParts, **kwargs: object) -> GenerationRequest:
+    # No wall-clock budget: the machine is shared, and these tests check behaviour, not speed.
+    kwargs.setdefault("time_budget_ms", 600_000)
+    return GenerationRequest(parts, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[LocalEngine]:
+    eng = LocalEngine(LocalEngineConfig(str(ensure_embedded_model()), context_size=1024))
+    eng.start_sync()
+    assert eng.state == EngineState.READY, eng.error
+    yield eng
+    eng.close_sync()
+
+
+def _prompt_tokens(engine: LocalEngine, parts: PromptParts) -> list[int]:
+    return engine.run_on_worker(lambda model, _d: build_prompt(model, parts, 900).tokens)
+
+
+class FirstTokenSeen:
+    """A should_stop predicate that reports (thread-safely) how often it was called."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.started = threading.Event()
+
+    def __call__(self, text: str) -> bool:
+        self.calls += 1
+        self.started.set()
+        return False
+
+    async def wait(self) -> None:
+        assert await asyncio.to_thread(self.started.wait, 60), "generation never started"
+
+
+def test_load_reports_model_info(engine: LocalEngine) -> None:
+    info = engine.info
+    assert info is not None
+    assert info.supports_fim is False  # gemma-3-270m has no FIM tokens
+    assert info.context_size == 1024
+    assert engine.layout == "prefix"
+    assert engine.error is None
+
+
+async def test_completion_produces_text_and_stats(engine: LocalEngine) -> None:
+    result = await engine.generate(_request(PromptParts(CODE), max_tokens=6))
+    assert result.stop_reason in ("length", "stop")
+    assert result.text.strip()
+    stats = result.stats
+    assert 1 <= stats.generated_tokens <= 6
+    assert stats.prompt_tokens == stats.reused_tokens + stats.evaluated_tokens
+    assert stats.prompt_ms > 0 and stats.generation_ms > 0
+
+
+async def test_stop_string_cuts_text(engine: LocalEngine) -> None:
+    parts = PromptParts("def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n")
+    free = await engine.generate(_request(parts, max_tokens=12))
+    assert "\n" in free.text.rstrip("\n") or free.text.count("\n") >= 1
+    cut = await engine.generate(_request(parts, max_tokens=12, stop=("\n",)))
+    assert cut.stop_reason == "stop"
+    assert "\n" not in cut.text
+    assert free.text.startswith(cut.text)
+
+
+async def test_cancel_mid_generation_stops_within_one_step(engine: LocalEngine) -> None:
+    engine.prompt_lookup = False  # one decode step = one token, so counts are exact
+    try:
+        seen = FirstTokenSeen()
+        cancel = CancelToken()
+        task = asyncio.create_task(
+            engine.generate(
+                _request(PromptParts(CODE), max_tokens=LONG, should_stop=seen),
+                cancel,
+            )
+        )
+        await seen.wait()
+        calls_at_cancel = seen.calls
+        cancel.cancel()
+        result = await asyncio.wait_for(task, 30)
+    finally:
+        engine.prompt_lookup = True
+    assert result.stop_reason == "cancelled"
+    assert result.cancelled
+    # The token being decoded when we cancelled may still be emitted; nothing after it.
+    assert result.stats.generated_tokens <= calls_at_cancel + 1
+    assert result.stats.generated_tokens < LONG
+
+
+async def test_newer_request_supersedes_running_one(engine: LocalEngine) -> None:
+    seen = FirstTokenSeen()
+    first = asyncio.create_task(
+        engine.generate(_request(PromptParts(CODE), max_tokens=LONG, key="doc", should_stop=seen))
+    )
+    await seen.wait()
+    second = await engine.generate(_request(PromptParts(CODE + "    for"), max_tokens=3, key="doc"))
+    old = await asyncio.wait_for(first, 30)
+    assert old.stop_reason == "superseded"
+    assert old.stats.generated_tokens < LONG
+    assert second.stop_reason in ("length", "stop")
+    assert second.stats.generated_tokens >= 1
+
+
+async def test_superseded_queued_request_never_runs(engine: LocalEngine) -> None:
+    # Keep the worker busy with another document, queue B, then supersede it with C.
+    busy = asyncio.create_task(
+        engine.generate(_request(PromptParts(CODE), max_tokens=4, key="other"))
+    )
+    b = asyncio.create_task(
+        engine.generate(_request(PromptParts(CODE + "    x"), max_tokens=4, key="doc"))
+    )
+    await asyncio.sleep(0)  # let B submit
+    c = await engine.generate(_request(PromptParts(CODE + "    y"), max_tokens=4, key="doc"))
+    b_result = await b
+    await busy
+    assert b_result.stop_reason == "superseded"
+    assert b_result.stats.prompt_tokens == 0  # returned before touching the model
+    assert b_result.stats.generated_tokens == 0
+    assert c.stop_reason in ("length", "stop")
+
+
+async def test_cache_reuse_evaluates_only_changed_tail(engine: LocalEngine) -> None:
+    base = PromptParts(CODE * 4)
+    await engine.generate(_request(base, max_tokens=2))
+    edited = PromptParts(CODE * 4 + "    for name in os.listdir(root):\n")
+    result = await engine.generate(_request(edited, max_tokens=2))
+    old_tokens, new_tokens = _prompt_tokens(engine, base), _prompt_tokens(engine, edited)
+    shared = common_prefix_length(old_tokens, new_tokens)
+    stats = result.stats
+    assert stats.prompt_tokens == len(new_tokens)
+    assert stats.reused_tokens >= shared
+    assert stats.evaluated_tokens == stats.prompt_tokens - stats.reused_tokens
+    assert stats.evaluated_tokens <= len(new_tokens) - shared
+    assert stats.evaluated_tokens < stats.prompt_tokens // 4
+
+    # An edit near the start invalidates everything after it.
+    early = PromptParts("import sys\n" + CODE * 4)
+    result = await engine.generate(_request(early, max_tokens=1))
+    assert result.stats.reused_tokens <= 2  # <bos> and maybe "import"
+    assert result.stats.evaluated_tokens >= result.stats.prompt_tokens - 2
+
+
+async def test_identical_prompt_reevaluates_one_token(engine: LocalEngine) -> None:
+    parts = PromptParts(CODE)
+    first = await engine.generate(_request(parts, max_tokens=2))
+    again = await engine.generate(_request(parts, max_tokens=2))
+    assert again.stats.evaluated_tokens == 1  # the last token, for its logits
+    assert again.text == first.text
+
+
+async def test_prompt_lookup_output_equals_plain_greedy(engine: LocalEngine) -> None:
+    prompts = [
+        "def area(w, h):\n    return w * h\n\n\ndef perimeter(w, h):\n    return",
+        "class Point:\n    def __init__(self, x, y):\n        self.x = x\n        self.y = y\n\n"
+        "    def __repr__(self):\n        return",
+        "import os\nimport sys\nimport json\nimport time\nimport",
+    ]
+    drafted = accepted = 0
+    for text in prompts:
+        parts = PromptParts(text)
+        engine.prompt_lookup = False
+        plain = await engine.generate(_request(parts, max_tokens=16))
+        engine.prompt_lookup = True
+        fast = await engine.generate(_request(parts, max_tokens=16))
+        assert fast.text == plain.text
+        assert fast.stats.generated_tokens == plain.stats.generated_tokens
+        drafted += fast.stats.draft_tokens
+        accepted += fast.stats.accepted_draft_tokens
+    assert drafted > 0 and accepted > 0
+
+
+async def test_candidates_and_score(engine: LocalEngine) -> None:
+    parts = PromptParts("def greet(name):\n    return")
+    greedy = await engine.generate(_request(parts, max_tokens=5))
+    result = await engine.generate(_request(parts, max_tokens=5, n_candidates=3))
+    assert result.text == greedy.text
+    assert len(result.candidates) == 3
+    assert len({c.text for c in result.candidates}) == 3
+    logprobs = [c.logprob for c in result.candidates]
+    assert logprobs == sorted(logprobs, reverse=True)
+    assert all(lp < 0 for lp in logprobs)
+
+    likely = await engine.score(parts, greedy.text)
+    unlikely = await engine.score(parts, " zebra umbrella quantum")
+    assert likely < 0 and unlikely < likely - 5
+    assert await engine.score(parts, "") == 0.0
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "not-gguf"])
+async def test_broken_model_file_gives_clear_error(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{kind}.gguf"
+    if kind == "truncated":
+        with ensure_embedded_model().open("rb") as src:
+            path.write_bytes(src.read(200_000))
+    elif kind == "not-gguf":
+        path.write_bytes(b"PK\x03\x04" + b"\0" * 4096)
+    eng = LocalEngine(LocalEngineConfig(str(path)))
+    await eng.start()
+    assert eng.state == EngineState.ERROR
+    assert eng.error is not None and str(path) in eng.error
+    expected = {"missing": "does not exist", "truncated": "could not be loaded", "not-gguf": "GGUF"}
+    assert expected[kind] in eng.error
+    result = await eng.generate(_request(PromptParts("x = "), max_tokens=4))
+    assert result.text == "" and result.stop_reason == "error"
+    assert await eng.score(PromptParts("x = "), "1") == float("-inf")
+    await eng.close()
