@@ -1,0 +1,16 @@
+-- Neovim config for the end-to-end tests: the set-up the README documents (editors/nvim on
+-- 'runtimepath', vim.lsp.enable, the ghost-text plugin), with the server command pointed at
+-- the test wrapper and the settings the test asks for.
+local repo = assert(os.getenv('GHOSTLS_REPO'))
+vim.opt.runtimepath:prepend(repo .. '/editors/nvim')
+vim.opt.swapfile = false
+vim.opt.shortmess:append('F')
+
+local settings = vim.json.decode(os.getenv('GHOSTLS_TEST_SETTINGS') or '{}')
+vim.lsp.config('ghostls', {
+  cmd = { 'sh', repo .. '/tests/clients/run_server.sh' },
+  settings = next(settings) and { ghostls = settings } or nil,
+})
+vim.lsp.enable('ghostls')
+
+require('ghostls').setup({ accept_key = '<C-l>', debounce_ms = 80 })
