@@ -52,6 +52,8 @@ class Definition:
     start_byte: int
     end_byte: int
     uri: str = ""
+    owner_header: str = ""  # a method's class header ("class C(B):"), else ""
+    member_text: str = ""  # a method's own text, indented as in its class
 
 
 _import_cache: weakref.WeakKeyDictionary[Snapshot, list[Import]] = weakref.WeakKeyDictionary()
@@ -219,6 +221,30 @@ class _Entry:
     owner: tree_sitter.Node | None  # the class of a method
 
 
+# Module-level statements that hold more module-level definitions in their blocks
+# (`try: import x / except: x = None`, `if sys.platform == ...: def f(): ...`).
+_CONDITIONAL = frozenset(
+    {"if_statement", "try_statement", "with_statement", "elif_clause", "else_clause"}
+)
+_CLAUSES = frozenset({"elif_clause", "else_clause", "except_clause", "finally_clause"})
+
+
+def _module_statements(root: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """Top-level statements, with those inside top-level if/try/with blocks spliced in."""
+    found: list[tree_sitter.Node] = []
+    for statement in root.named_children:
+        if statement.type not in _CONDITIONAL:
+            found.append(statement)
+            continue
+        for part in statement.named_children:
+            blocks = [part] if part.type == "block" else []
+            if part.type in _CLAUSES:
+                blocks = [c for c in part.named_children if c.type == "block"]
+            for block in blocks:
+                found.extend(block.named_children)
+    return found
+
+
 def _index(snapshot: Snapshot) -> list[_Entry]:
     """Module-level definitions and methods, in file order, without building any text."""
     cached = _index_cache.get(snapshot)
@@ -226,7 +252,7 @@ def _index(snapshot: Snapshot) -> list[_Entry]:
         return cached
     source = snapshot.source
     entries: list[_Entry] = []
-    for statement in snapshot.tree.root_node.named_children:
+    for statement in _module_statements(snapshot.tree.root_node):
         node = _unwrap(statement)
         if node.type in ("function_definition", "class_definition"):
             name_node = node.child_by_field_name("name")
@@ -251,6 +277,7 @@ def _index(snapshot: Snapshot) -> list[_Entry]:
 def _build(snapshot: Snapshot, entry: _Entry) -> Definition:
     source = snapshot.source
     node = entry.node
+    owner_header = member_text = ""
     if entry.kind == "function":
         text, qualname = _function_text(node, source), entry.name
     elif entry.kind == "class":
@@ -259,7 +286,9 @@ def _build(snapshot: Snapshot, entry: _Entry) -> Definition:
         owner_name = entry.owner.child_by_field_name("name")
         class_name = node_text(owner_name, source) if owner_name is not None else "?"
         qualname = f"{class_name}.{entry.name}"
-        text = f"class {class_name}:\n" + _function_text(node, source, "    ")
+        owner_header = header_text(entry.owner, source)
+        member_text = _function_text(node, source, "    ")
+        text = f"{owner_header}\n{member_text}"
     else:
         text, qualname = _assignment_text(node, source), entry.name
     outer = node.parent
@@ -274,6 +303,8 @@ def _build(snapshot: Snapshot, entry: _Entry) -> Definition:
         start_byte=span.start_byte,
         end_byte=span.end_byte,
         uri=snapshot.uri,
+        owner_header=owner_header,
+        member_text=member_text,
     )
 
 

@@ -1,0 +1,186 @@
+"""Enclosing scopes, imports, definitions and name resolution, on standard-library code."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from ghostls.documents import DocumentStore, Snapshot
+from ghostls.syntax.scopes import enclosing_scopes
+from ghostls.syntax.symbols import (
+    definitions,
+    find_definitions,
+    imports,
+    referenced_names,
+    resolve,
+)
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def stdlib_snapshot(name: str) -> Snapshot:
+    path = STDLIB / name
+    if not path.exists():
+        pytest.skip(f"{path} not on this machine")
+    return DocumentStore().open(f"file:///lib/{name}", path.read_text(encoding="utf-8"), 1)
+
+
+def offset_after(snap: Snapshot, anchor: str) -> int:
+    assert snap.text.count(anchor) == 1, anchor
+    return snap.text.index(anchor) + len(anchor)
+
+
+def test_scopes_inside_a_method() -> None:
+    snap = stdlib_snapshot("textwrap.py")
+    scopes = enclosing_scopes(snap, offset_after(snap, "chunks = [c for c in chunks if c]"))
+    assert [(s.kind, s.name) for s in scopes] == [
+        ("module", "textwrap"),
+        ("class", "TextWrapper"),
+        ("function", "_split"),
+    ]
+    module, cls, method = scopes
+    assert module.summary == "Text wrapping and filling."
+    assert cls.signature == "class TextWrapper:"
+    assert cls.summary.startswith("Object for wrapping/filling text.")
+    assert method.signature == "def _split(self, text):"
+    assert method.summary == "_split(text : string) -> [string]"
+    assert method.body_indent == "        "
+    assert snap.line(method.start_row).strip() == "def _split(self, text):"
+    assert module.start_row == 0 and module.end_row == snap.line_count - 1
+
+
+def test_scopes_on_blank_lines_follow_indentation() -> None:
+    snap = stdlib_snapshot("textwrap.py")
+    end_of_split = offset_after(
+        snap, "        chunks = [c for c in chunks if c]\n        return chunks\n"
+    )
+    # The blank line after _split (column 0) lies between two methods: inside the class.
+    names = [s.name for s in enclosing_scopes(snap, end_of_split)]
+    assert names == ["textwrap", "TextWrapper"]
+    text = snap.text[:end_of_split] + "        " + snap.text[end_of_split:]
+    indented = DocumentStore().open("file:///lib/textwrap.py", text, 2)
+    deep = [s.name for s in enclosing_scopes(indented, end_of_split + 8)]
+    assert deep == ["textwrap", "TextWrapper", "_split"]
+    text = snap.text[:end_of_split] + "    " + snap.text[end_of_split:]
+    class_level = DocumentStore().open("file:///lib/textwrap.py", text, 2)
+    assert [s.name for s in enclosing_scopes(class_level, end_of_split + 4)] == [
+        "textwrap",
+        "TextWrapper",
+    ]
+
+
+def test_decorated_scope_and_multiline_signature() -> None:
+    snap = stdlib_snapshot("ipaddress.py")
+    scopes = enclosing_scopes(
+        snap, offset_after(snap, "return self._explode_shorthand_ip_string()")
+    )
+    assert scopes[-1].name == "exploded" and scopes[-1].decorators == ("@property",)
+    assert scopes[-2].name == "_IPAddressBase"
+    wrapper = stdlib_snapshot("textwrap.py")
+    init = enclosing_scopes(wrapper, offset_after(wrapper, "self.width = width"))[-1]
+    assert init.name == "__init__"
+    assert init.signature.startswith("def __init__(self,\n")
+    assert init.signature.endswith("max_lines=None,\n                 placeholder=' [...]'):")
+
+
+def test_imports_with_aliases_and_conditional_ones() -> None:
+    snap = stdlib_snapshot("_pydecimal.py")
+    found = {imp.text: imp for imp in imports(snap)}
+    assert found["import math as _math"].names == ("_math",)
+    assert found["import math as _math"].module == "math"
+    assert found["import sys"].names == ("sys",)
+    nested = found["from collections import namedtuple as _namedtuple"]
+    assert nested.names == ("_namedtuple",) and nested.module == "collections"
+    assert not nested.top_level  # inside the module-level try:
+    shlex = {imp.text: imp for imp in imports(stdlib_snapshot("shlex.py"))}
+    assert shlex["from collections import deque"].names == ("deque",)
+    assert all(imp.top_level for imp in shlex.values())
+
+
+def test_import_forms() -> None:
+    text = (
+        "import os.path, json as j\n"
+        "from . import sibling\n"
+        "from ..pkg.mod import (a as b,\n    c)\n"
+        "from star import *\n"
+        "from __future__ import annotations\n"
+        "def f():\n    import local\n"
+    )
+    snap = DocumentStore().open("file:///forms.py", text, 1)
+    got = [(imp.names, imp.module, imp.top_level) for imp in imports(snap)]
+    assert got == [
+        (("os", "j"), "", True),
+        (("sibling",), ".", True),
+        (("b", "c"), "..pkg.mod", True),
+        (("*",), "star", True),
+        (("annotations",), "__future__", True),
+        (("local",), "local", False),
+    ]
+
+
+def test_definitions_of_a_module() -> None:
+    snap = stdlib_snapshot("textwrap.py")
+    defs = {d.qualname: d for d in definitions(snap)}
+    dedent = defs["dedent"]
+    assert dedent.kind == "function"
+    assert dedent.text == (
+        'def dedent(text):\n    """Remove any common leading whitespace from every line in'
+        ' `text`."""\n    ...'
+    )
+    wrapper = defs["TextWrapper"]
+    assert wrapper.kind == "class"
+    assert wrapper.text.startswith('class TextWrapper:\n    """Object for wrapping/filling text.')
+    assert "    def wrap(self, text): ..." in wrapper.text.splitlines()
+    split = defs["TextWrapper._split"]
+    assert split.kind == "method" and split.name == "_split"
+    assert split.owner_header == "class TextWrapper:"
+    assert split.member_text.startswith("    def _split(self, text):")
+    assert defs["_whitespace"].kind == "variable"
+    assert defs["_whitespace"].text == "_whitespace = '\\t\\n\\x0b\\x0c\\r '"
+    assert [d.start_row for d in definitions(snap)] == sorted(
+        d.start_row for d in definitions(snap)
+    )
+    # Definitions inside a module-level try: are module-level names too.
+    decimal = {d.qualname: d for d in definitions(stdlib_snapshot("_pydecimal.py"))}
+    assert decimal["DecimalTuple"].kind == "variable"
+    assert decimal["Decimal.compare_total"].kind == "method"
+
+
+def test_find_definitions_builds_only_what_is_asked() -> None:
+    snap = stdlib_snapshot("textwrap.py")
+    found = find_definitions(snap, ["dedent", "nothing_like_this"])
+    assert list(found) == ["dedent"]
+    assert found["dedent"][0].text == {d.name: d for d in definitions(snap)}["dedent"].text
+
+
+def test_referenced_names_are_nearest_first_without_the_word_being_typed() -> None:
+    snap = stdlib_snapshot("textwrap.py")
+    offset = offset_after(snap, "    text = _whitespace_only_re.sub('', text)\n    indents = _lead")
+    names = referenced_names(snap, offset, window=20)
+    assert "_lead" not in names
+    assert names.index("indents") < names.index("_whitespace_only_re") < names.index("margin")
+    assert "dedent" in names  # the def header, within 20 lines above
+    assert "dedent" not in referenced_names(snap, offset, window=10)
+
+
+def test_resolve_prefers_the_first_snapshot_and_keeps_name_order() -> None:
+    textwrap = stdlib_snapshot("textwrap.py")
+    user = DocumentStore().open(
+        "file:///work/user.py", "def indent(x):\n    return x\n\nprint(dedent(indent(s)))\n", 1
+    )
+    found = resolve(["dedent", "indent", "missing"], [user, textwrap])
+    assert [(name, d.uri.rsplit("/", 1)[-1]) for name, d in found] == [
+        ("dedent", "textwrap.py"),
+        ("indent", "user.py"),
+        ("indent", "textwrap.py"),
+    ]
+
+
+def test_blank_line_after_the_last_method_leaves_the_class_at_column_zero() -> None:
+    text = "class A:\n    def m(self):\n        return 1\n\n"
+    snap = DocumentStore().open("file:///a.py", text, 1)
+    assert [s.name for s in enclosing_scopes(snap, len(text))] == ["a"]
+    indented = DocumentStore().open("file:///a.py", text + "    ", 1)
+    assert [s.name for s in enclosing_scopes(indented, len(text) + 4)] == ["a", "A"]
