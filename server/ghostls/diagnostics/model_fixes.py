@@ -19,13 +19,13 @@ import asyncio
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ghostls.diagnostics.checks import CheckResult, check_text
-from ghostls.diagnostics.problems import Edit
+from ghostls.diagnostics.problems import Edit, apply_edits
 from ghostls.diagnostics.quickfixes import edit_distance
-from ghostls.diagnostics.verify import Target, verify_patch
+from ghostls.diagnostics.verify import Target, agree_with_peers, verify_patch
 from ghostls.engine.types import (
     CancelToken,
     Engine,
@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONTEXT_LINES = 40  # lines before the faulty ones given to the model
+CONTEXT_LINES = 30  # lines before the faulty ones given to the model
+SUFFIX_LINES = 10  # lines after them (used by FIM models)
 MAX_TARGET_LINES = 6  # longer spans are not rewritten by the model
 MAX_EDIT_CANDIDATES = 40
 MAX_SCORED = 8
@@ -150,17 +151,20 @@ def _indent_of(line: str) -> str:
 
 
 def _prompt(index: LineIndex, target: FixTarget, hint: bool) -> PromptParts:
+    """The code before the faulty lines; with ``hint``, a comment naming the mistake."""
     first = max(0, target.start_row - CONTEXT_LINES)
     before = index.text[index.starts[first] : index.starts[target.start_row]]
+    last = min(len(index.starts), target.end_row + 1 + SUFFIX_LINES)
+    after_start = index.starts[target.end_row + 1] if target.end_row + 1 < len(index.starts) else 0
+    after = index.text[after_start : index.starts[last - 1]] if after_start else ""
     if not hint:
-        return PromptParts(prefix=before)
+        return PromptParts(prefix=before, suffix=after)
     broken = [index.line(r) for r in range(target.start_row, target.end_row + 1)]
     indent = _indent_of(broken[0])
-    what = f" ({target.message})" if target.message else ""
-    note = f"{indent}# The next line{'s' if len(broken) > 1 else ''} had a mistake{what}:\n"
-    note += "".join(f"{indent}#   {line.strip()}\n" for line in broken)
-    note += f"{indent}# Corrected:\n"
-    return PromptParts(prefix=before + note)
+    what = f"  <- {target.message}" if target.message else "  <- fix this"
+    note = "".join(f"{indent}# {line.strip()}\n" for line in broken[:-1])
+    note += f"{indent}# {broken[-1].strip()}{what}\n{indent}"
+    return PromptParts(prefix=before + note, suffix=after)
 
 
 def _model_candidates(text: str, count: int) -> list[str]:
@@ -260,6 +264,95 @@ def _window_parses(index: LineIndex, row: int, new_lines: str, count: int) -> bo
     return error is None
 
 
+def _reference(text: str, baseline: CheckResult) -> CheckResult | None:
+    """The checks of the buffer with its certain syntax fixes applied, if that parses."""
+    edits = [p.fix.edits for p in baseline.problems if p.fix is not None and p.fix.preferred]
+    if not edits or len(edits) != len(baseline.problems):
+        return None
+    patched = apply_edits(text, [e for group in edits for e in group])
+    result = check_text(patched)
+    return result if result.names_checked else None
+
+
+@dataclass
+class _Search:
+    """State of one search: candidates tried and survivors (with their check results)."""
+
+    text: str
+    index: LineIndex
+    target: FixTarget
+    baseline: CheckResult
+    reference: CheckResult | None
+    deadline: float
+    original: str
+    seen: set[str] = field(default_factory=set)
+    survivors: list[tuple[str, str, Edit, CheckResult]] = field(default_factory=list)
+    tried: int = 0
+
+    async def consider(self, new_lines: str, origin: str) -> None:
+        if new_lines in self.seen or new_lines == self.original:
+            return
+        self.seen.add(new_lines)
+        self.tried += 1
+        count = self.target.end_row - self.target.start_row + 1
+        if not _window_parses(self.index, self.target.start_row, new_lines, count):
+            return
+        edit = _replace_rows(
+            self.text, self.index, self.target.start_row, self.target.end_row, new_lines
+        )
+        patched = self.text[: edit.start] + new_lines + self.text[edit.end :]
+        last_row = self.target.start_row + new_lines.count("\n")
+        verdict = verify_patch(
+            self.text,
+            patched,
+            self.target.target,
+            self.baseline,
+            (self.target.start_row, last_row),
+            self.reference,
+            old_lines=self.original,
+            new_lines=new_lines,
+        )
+        if verdict.ok and verdict.result is not None:
+            self.survivors.append((new_lines, origin, edit, verdict.result))
+        await asyncio.sleep(0)  # let the event loop breathe between checks
+
+    def out_of_time(self) -> bool:
+        return time.perf_counter() > self.deadline
+
+
+async def _generate(
+    engine: Engine, state: _Search, n_candidates: int, budget_ms: int, key: str
+) -> list[str]:
+    count = state.target.end_row - state.target.start_row + 1
+    cancel = CancelToken()
+    try:
+        result = await asyncio.wait_for(
+            engine.generate(
+                GenerationRequest(
+                    prompt=_prompt(state.index, state.target, hint=True),
+                    max_tokens=min(12 + len(state.original) // 2, 160),
+                    stop=("\n\n",) if count > 1 else ("\n",),
+                    time_budget_ms=max(100, budget_ms),
+                    key=key,
+                    n_candidates=n_candidates,
+                ),
+                cancel,
+            ),
+            timeout=budget_ms / 1000 + 1,
+        )
+    except asyncio.TimeoutError:
+        cancel.cancel("budget")
+        return []
+    texts = [c.text for c in result.candidates] or ([result.text] if result.text else [])
+    indent = _indent_of(state.index.line(state.target.start_row))
+    out: list[str] = []
+    for generated in texts:
+        for new in _model_candidates(generated, count):
+            # The prompt ends with the line's indentation: the model writes the rest.
+            out.append(indent + new if not new.startswith((" ", "\t")) else new)
+    return out
+
+
 async def search(
     engine: Engine,
     text: str,
@@ -271,84 +364,52 @@ async def search(
     budget_ms: int = 4000,
     key: str = "",
     use_edits: bool = True,
+    use_generation: bool = True,
 ) -> Outcome:
+    """Candidates for ``target``'s lines, verified, ranked by the model's likelihood."""
     started = time.perf_counter()
-    deadline = started + budget_ms / 1000
     index = LineIndex(text)
     count = target.end_row - target.start_row + 1
     if count > MAX_TARGET_LINES:
         return Outcome((), f"the span is longer than {MAX_TARGET_LINES} lines")
     original = "\n".join(index.line(r) for r in range(target.start_row, target.end_row + 1))
-
-    candidates: list[tuple[str, str]] = []  # (new lines, origin)
-    cancel = CancelToken()
-    max_tokens = min(16 + 2 * len(original) // 3, 160)
-    try:
-        result = await asyncio.wait_for(
-            engine.generate(
-                GenerationRequest(
-                    prompt=_prompt(index, target, hint=True),
-                    max_tokens=max_tokens,
-                    stop=("\n\n",) if count > 1 else ("\n",),
-                    time_budget_ms=max(100, int(budget_ms * 0.5)),
-                    key=key,
-                    n_candidates=n_candidates,
-                ),
-                cancel,
-            ),
-            timeout=budget_ms / 1000,
-        )
-        texts = [c.text for c in result.candidates] or [result.text]
-        indent = _indent_of(index.line(target.start_row))
-        for generated in texts:
-            for new in _model_candidates(generated, count):
-                if not new.startswith((" ", "\t")) and indent:
-                    new = indent + new.lstrip()
-                candidates.append((new, "model"))
-    except asyncio.TimeoutError:
-        cancel.cancel("budget")
+    reference = baseline if baseline.names_checked else clean_baseline
+    if reference is None:
+        reference = _reference(text, baseline)
+    state = _Search(text, index, target, baseline, reference, started + budget_ms / 1000, original)
+    # Small edits first: verifying them costs no model time, so they survive a tight budget.
     if use_edits and target.code != "unused-import":
-        candidates.extend((c, "edit") for c in edit_candidates(index, target))
-
-    verified: list[tuple[str, str, Edit]] = []
-    seen: set[str] = set()
-    tried = 0
-    for new_lines, origin in candidates:
-        if time.perf_counter() > deadline or len(verified) >= MAX_SCORED:
-            break
-        if new_lines in seen or new_lines == original:
-            continue
-        seen.add(new_lines)
-        tried += 1
-        if not _window_parses(index, target.start_row, new_lines, count):
-            continue
-        edit = _replace_rows(text, index, target.start_row, target.end_row, new_lines)
-        patched = text[: edit.start] + new_lines + text[edit.end :]
-        last_row = target.start_row + new_lines.count("\n")
-        verdict = verify_patch(
-            text, patched, target.target, baseline, (target.start_row, last_row), clean_baseline
-        )
-        if verdict.ok:
-            verified.append((new_lines, origin, edit))
-        await asyncio.sleep(0)  # let the event loop breathe between checks
-
-    if not verified:
-        elapsed = (time.perf_counter() - started) * 1000
+        for candidate in edit_candidates(index, target):
+            if state.out_of_time() or len(state.survivors) >= MAX_SCORED:
+                break
+            await state.consider(candidate, "edit")
+    if use_generation and not state.out_of_time():
+        remaining_ms = int((state.deadline - time.perf_counter()) * 1000)
+        for candidate in await _generate(engine, state, n_candidates, remaining_ms // 2, key):
+            if state.out_of_time():
+                break
+            await state.consider(candidate, "model")
+    survivors = state.survivors
+    if reference is None and survivors:
+        keep = agree_with_peers([s[3] for s in survivors])
+        survivors = [s for s, ok in zip(survivors, keep, strict=True) if ok]
+    if not survivors:
         reason = "no verified fix found"
-        if time.perf_counter() > deadline:
+        if state.out_of_time():
             reason += f" within {budget_ms / 1000:g} s"
-        return Outcome((), reason, tried, elapsed)
+        return Outcome((), reason, state.tried, (time.perf_counter() - started) * 1000)
 
     prompt = _prompt(index, target, hint=False)
+    follow = index.line(target.end_row + 1) if target.end_row + 1 < len(index.starts) else ""
     scored: list[ModelFix] = []
-    for new_lines, origin, edit in verified:
-        if time.perf_counter() > deadline and scored:
-            break
-        logprob = await engine.score(prompt, new_lines + "\n")
+    for rank, (new_lines, origin, edit, _result) in enumerate(survivors):
+        if state.out_of_time() and scored:
+            logprob = -1e9 - rank  # out of time: keep the search order after the scored ones
+        else:
+            logprob = await engine.score(prompt, new_lines + "\n" + follow + "\n")
         shown = " ".join(new_lines.split())
         shown = shown if len(shown) <= 50 else shown[:49] + "…"
         title = f"ghostls (model): line {target.start_row + 1} → {shown}"
         scored.append(ModelFix(title, edit, new_lines, logprob, origin))
     scored.sort(key=lambda f: f.logprob, reverse=True)
-    elapsed = (time.perf_counter() - started) * 1000
-    return Outcome(tuple(scored), "", tried, elapsed)
+    return Outcome(tuple(scored), "", state.tried, (time.perf_counter() - started) * 1000)

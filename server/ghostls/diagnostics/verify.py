@@ -57,6 +57,10 @@ def _keys(problems: tuple[Problem, ...]) -> Counter[tuple[str, str]]:
     return Counter(problem_key(p.code, p.message) for p in problems)
 
 
+def _is_code(lines: str) -> bool:
+    return any(line.strip() and not line.lstrip().startswith("#") for line in lines.split("\n"))
+
+
 def verify_patch(
     original: str,
     patched: str,
@@ -64,10 +68,19 @@ def verify_patch(
     baseline: CheckResult,
     changed_rows: tuple[int, int],
     clean_baseline: CheckResult | None = None,
+    *,
+    old_lines: str = "",
+    new_lines: str = "",
 ) -> Verdict:
-    """``changed_rows``: first and last row of the replaced text in ``patched``."""
+    """``changed_rows``: first and last row of the replaced text in ``patched``.
+
+    Without a baseline that ran the name checks (the buffer never parsed), the verdict is
+    provisional: :func:`agree_with_peers` must also pass over all provisional survivors.
+    """
     if patched == original:
         return Verdict(False, "changes nothing")
+    if old_lines and _is_code(old_lines) and not _is_code(new_lines):
+        return Verdict(False, "comments out or deletes the code")
     tree = new_parser().parse(patched.encode("utf-8", "surrogatepass"))
     if tree.root_node.has_error:
         return Verdict(False, "does not parse (tree-sitter)")
@@ -87,10 +100,25 @@ def verify_patch(
         if new:
             code, message = next(iter(new))
             return Verdict(False, f"adds a new diagnostic: {code} {message}", result)
-    else:
-        index = LineIndex(patched)
-        first, last = changed_rows
-        for p in result.problems:
-            if first <= index.row_of(p.start) <= last:
-                return Verdict(False, f"adds a new diagnostic: {p.code} {p.message}", result)
-    return Verdict(True, "verified", result)
+        return Verdict(True, "verified", result)
+    index = LineIndex(patched)
+    first, last = changed_rows
+    for p in result.problems:
+        if first <= index.row_of(p.start) <= last:
+            return Verdict(False, f"adds a new diagnostic: {p.code} {p.message}", result)
+    return Verdict(True, "provisional", result)
+
+
+def agree_with_peers(results: list[CheckResult]) -> list[bool]:
+    """Without a baseline: a finding only some candidates produce is one they added.
+
+    Whatever every syntactically valid candidate reports was already in the code around the
+    mistake; a candidate that reports more than that common part introduced it.
+    """
+    if not results:
+        return []
+    counters = [_keys(r.problems) for r in results]
+    common = counters[0].copy()
+    for counter in counters[1:]:
+        common &= counter
+    return [not (counter - common) for counter in counters]

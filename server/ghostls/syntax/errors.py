@@ -286,24 +286,28 @@ def _first_error_problem(
     if msg.startswith("expected ':'"):
         # CPython points at the token after the header; the colon goes after the last code.
         insert = _code_end_before(index, offset)
-        fix = verified([TextFix(insert, insert, ":", "Insert ':'")])
+        fix = _first_certain(
+            text, [TextFix(insert, insert, ":", "Insert ':'")], row, cascade_end, msg, exact=True
+        )
         words = f"expected ':' after {_header_words(_header_line(index, row))}"
         return SyntaxProblem(insert, insert, words, "missing-token", fix), cascade_end
     match = re.match(r"'(.)' was never closed", msg)
     if match:
         opener = match.group(1)
         closer = OPENERS.get(opener, ")")
-        fix = verified(
+        options = [
             TextFix(pos, pos, closer, f"Insert '{closer}'")
             for pos in _closing_positions(index, row, offset, cascade_end)
-        )
+        ]
+        fix = verified(options) or _furthest(text, options, row)
         words = f"unclosed '{opener}' opened on line {row + 1}"
         if fix is not None:
             words += f": missing '{closer}'"
         return SyntaxProblem(offset, offset + 1, words, "unclosed-bracket", fix), cascade_end
     match = re.match(r"unmatched '(.)'", msg)
     if match:
-        fix = verified([TextFix(offset, offset + 1, "", f"Remove the extra '{match.group(1)}'")])
+        extra = TextFix(offset, offset + 1, "", f"Remove the extra '{match.group(1)}'")
+        fix = _first_certain(text, [extra], row, cascade_end, msg, exact=True)
         return (
             SyntaxProblem(
                 offset, offset + 1, f"unmatched '{match.group(1)}'", "unmatched-bracket", fix
@@ -316,7 +320,8 @@ def _first_error_problem(
         want = OPENERS[opener]
         on_line = re.search(r"on line (\d+)", msg)
         where = f" opened on line {on_line.group(1)}" if on_line else ""
-        fix = verified([TextFix(offset, offset + 1, want, f"Replace '{got}' by '{want}'")])
+        swap = TextFix(offset, offset + 1, want, f"Replace '{got}' by '{want}'")
+        fix = _first_certain(text, [swap], row, cascade_end, msg, exact=True)
         words = f"'{got}' does not close the '{opener}'{where}: expected '{want}'"
         return SyntaxProblem(offset, offset + 1, words, "mismatched-bracket", fix), cascade_end
     if isinstance(error, IndentationError) or msg.startswith(("unexpected indent", "unindent")):
@@ -512,24 +517,56 @@ def apply_fix(text: str, fix: TextFix) -> str:
     return text[: fix.start] + fix.text + text[fix.end :]
 
 
-def _gets_past(text: str, fix: TextFix, row: int, cascade_end: int, msg: str) -> bool:
-    """True if CPython's parser gets past the mistake once ``fix`` is applied."""
+def _gets_past(
+    text: str, fix: TextFix, row: int, cascade_end: int, msg: str, exact: bool = False
+) -> bool:
+    """True if CPython's parser gets past the mistake once ``fix`` is applied.
+
+    It parses, or its next error lies beyond the mistake's tree-sitter region. With ``exact``
+    (CPython named this very token at this very place, e.g. "expected ':'"), it is enough that
+    the next error is a different one at or after the mistake.
+    """
     _, error = python_parse(apply_fix(text, fix))
     if error is None:
         return True
     new_row = (error.lineno or 1) - 1
-    return new_row > cascade_end and new_row > row
+    if new_row > cascade_end and new_row > row:
+        return True
+    return exact and new_row >= row and (error.msg or "") != msg
+
+
+def _reach(text: str, fix: TextFix) -> int:
+    """How far CPython gets with ``fix`` applied (the row of its next error)."""
+    _, error = python_parse(apply_fix(text, fix))
+    return 1 << 30 if error is None else (error.lineno or 1) - 1
 
 
 def _first_certain(
-    text: str, fixes: Iterable[TextFix], row: int, cascade_end: int, msg: str
+    text: str,
+    fixes: Iterable[TextFix],
+    row: int,
+    cascade_end: int,
+    msg: str,
+    exact: bool = False,
 ) -> TextFix | None:
     for n, fix in enumerate(fixes):
         if n >= _MAX_FIX_TRIES:
             break
-        if _gets_past(text, fix, row, cascade_end, msg):
+        if _gets_past(text, fix, row, cascade_end, msg, exact):
             return fix
     return None
+
+
+def _furthest(text: str, fixes: Iterable[TextFix], row: int) -> TextFix | None:
+    """Of fixes none of which is certain, the one CPython gets furthest with, if past ``row``."""
+    best, best_reach = None, row
+    for fix in list(fixes)[:_MAX_FIX_TRIES]:
+        reach = _reach(text, fix)
+        if reach > best_reach:
+            best, best_reach = fix, reach
+    if best is None:
+        return None
+    return TextFix(best.start, best.end, best.text, best.title, certain=False)
 
 
 def _unique_certain(
