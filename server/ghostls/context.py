@@ -3,9 +3,10 @@
 Layout decisions, all for the model's KV cache (llama.cpp reuses the longest common token
 prefix of the previous prompt):
 
-- The prefix window starts at a line whose number is a multiple of ``window_step_lines`` and is
-  sized from whole lines *above* the cursor's line, so typing on a line never moves the start
-  and pressing Enter moves it only when a whole step no longer fits.
+- The prefix window starts at a line whose number is a multiple of ``window_step_lines`` (a
+  quarter of it if the budget is too small for whole steps) and is sized from whole lines
+  *above* the cursor's line, so typing on a line never moves the start, and pressing Enter
+  moves it once per step of lines.
 - The extra chunks (definitions the code near the cursor uses) are chosen by usefulness under a
   fixed budget, then emitted in a stable order (other files by path, then this file, each in
   file order), so a keystroke that does not add or drop a chunk leaves them byte-identical.
@@ -20,6 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import tree_sitter
 
 from ghostls.documents import Snapshot
 from ghostls.engine.types import ContextChunk, PromptParts
@@ -45,7 +48,7 @@ class ContextBudget:
     prefix_share: float = 0.65  # of max_tokens, for the prefix window
     suffix_tokens: int = 200
     extra_tokens: int = 325  # cap for the extra chunks (less if the rest leaves less)
-    window_step_lines: int = 32  # the prefix window's start moves in steps of this many lines
+    window_step_lines: int = 32  # the prefix window's start is a multiple of this many lines
     current_line_reserve: int = 40  # tokens kept for the cursor's own line
     reference_window_lines: int = 40  # names used this far above the cursor are looked up
     max_chunk_tokens: int = 160  # one definition's summary is cut to this
@@ -98,26 +101,29 @@ class _Counter:
 
 
 def _prefix_start_row(row: int, budget: ContextBudget, counter: _Counter) -> tuple[int, int]:
-    """First row of the prefix window and the tokens of the whole lines above the cursor."""
-    step = max(1, budget.window_step_lines)
+    """First row of the prefix window and the tokens of the whole lines above the cursor.
+
+    The earliest row that fits the budget is rounded *down the file* to a multiple of the
+    step, so the start stays put while the cursor moves through a step's worth of lines. If
+    that would leave the window less than a third full, a finer step is used.
+    """
     room = max(0, budget.prefix_tokens - budget.current_line_reserve)
-    start = (row // step) * step
-    used = counter.rows(start, row)
-    if used > room:
-        # Even the cursor's own step is too large: cut at finer, still quantized lines.
-        fine = max(1, step // 8)
-        while start < row and used > room:
-            nxt = min(row, start + fine)
-            used -= counter.rows(start, nxt)
-            start = nxt
-        return start, used
-    while start > 0:
-        block = counter.rows(start - step, start)
-        if used + block > room:
+    earliest, used = row, 0
+    while earliest > 0:
+        cost = counter.rows(earliest - 1, earliest)
+        if used + cost > room:
             break
-        used += block
-        start -= step
-    return max(0, start), used
+        used += cost
+        earliest -= 1
+    if earliest == 0:
+        return 0, used
+    step = max(1, budget.window_step_lines)
+    for quantum in (step, max(1, step // 4), 1):
+        start = min(row, -(-earliest // quantum) * quantum)
+        tokens = counter.rows(start, row)
+        if quantum == 1 or tokens * 3 >= room:
+            return start, tokens
+    return earliest, used  # not reached: quantum 1 always returns
 
 
 def _suffix_end_row(row: int, budget: ContextBudget, counter: _Counter, first: int) -> int:
@@ -156,11 +162,12 @@ def _visible(definition: Definition, uri: str, rows: tuple[int, int]) -> bool:
 @dataclass
 class _Pick:
     uri: str
-    start_byte: int
+    start_byte: int  # orders the file's chunk
     text: str
     tokens: int
     label: str
-    rank: int
+    rank: int  # usefulness: lower is more useful
+    group: str = ""  # a class header that ``text`` (indented members) sits under
 
 
 def build_context(
@@ -244,11 +251,19 @@ def _choose_extras(
     rank = 0
 
     # 1. Headers of enclosing scopes that scrolled out of the prefix window.
-    for node in enclosing_scope_nodes(snapshot, offset):
-        if node.start_point.row >= visible_rows[0]:
-            continue
-        text = header_text(node, snapshot.source)
-        candidates.append(_Pick(uri, node.start_byte, text, counter.text(text), "scope", rank))
+    hidden = [
+        node
+        for node in enclosing_scope_nodes(snapshot, offset)
+        if node.start_point.row < visible_rows[0]
+    ]
+    if hidden:
+        headers = [_indented_header(snapshot, node) for node in hidden]
+        group = headers.pop(0) if hidden[0].type == "class_definition" else ""
+        text = "\n".join(headers)
+        tokens = counter.text(group + text)
+        candidates.append(
+            _Pick(uri, hidden[-1].start_byte, text, tokens, "scope", rank, group=group)
+        )
         rank += 1
 
     # 2. Imports of the names used near the cursor, when the imports are out of view.
@@ -276,17 +291,20 @@ def _choose_extras(
             skipped.append(f"{definition.qualname}: more definitions of {name!r}")
             continue
         per_name[name] = per_name.get(name, 0) + 1
-        text = _cut(definition.text, budget.max_chunk_tokens, counter)
+        body = definition.member_text or definition.text
+        text = _cut(body, budget.max_chunk_tokens, counter)
         if not text:
             continue
+        group = definition.owner_header
         candidates.append(
             _Pick(
                 definition.uri,
                 definition.start_byte,
                 text,
-                counter.text(text),
+                counter.text(group + text),
                 f"{definition.kind} {definition.qualname}",
                 rank,
+                group=group,
             )
         )
         rank += 1
@@ -309,8 +327,17 @@ def _choose_extras(
     return picks, names, skipped
 
 
+def _indented_header(snapshot: Snapshot, node: tree_sitter.Node) -> str:
+    lead = snapshot.line(node.start_point.row)[: node.start_point.column]
+    indent = lead if not lead.strip() else ""
+    return indent + header_text(node, snapshot.source)
+
+
 def _layout(picks: list[_Pick], snapshot: Snapshot) -> tuple[ContextChunk, ...]:
-    """One chunk per file in a stable order: other files by path, then this file."""
+    """One chunk per file in a stable order: other files by path, then this file.
+
+    Inside a chunk the items follow file order; members of one class share its header.
+    """
     by_uri: dict[str, list[_Pick]] = {}
     for pick in picks:
         by_uri.setdefault(pick.uri, []).append(pick)
@@ -319,8 +346,17 @@ def _layout(picks: list[_Pick], snapshot: Snapshot) -> tuple[ContextChunk, ...]:
         order.append(snapshot.uri)
     chunks = []
     for uri in order:
-        items = sorted(by_uri[uri], key=lambda p: p.start_byte)
-        chunks.append(ContextChunk(path=module_path(uri), text="\n\n".join(p.text for p in items)))
+        parts: list[str] = []
+        group = ""
+        for pick in sorted(by_uri[uri], key=lambda p: p.start_byte):
+            lines = []
+            if pick.group and pick.group != group:
+                lines.append(pick.group)
+            group = pick.group
+            if pick.text:
+                lines.append(pick.text)
+            parts.append("\n".join(lines))
+        chunks.append(ContextChunk(path=module_path(uri), text="\n".join(p for p in parts if p)))
     return tuple(chunks)
 
 
