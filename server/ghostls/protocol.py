@@ -267,8 +267,11 @@ class GhostProtocol(LanguageServerProtocol):
             return self._unreadable(data, INVALID_REQUEST, "'method' must be a string")
         if "id" in data and not _valid_id(data["id"]) and data["id"] is not None:
             return self._unreadable(data, INVALID_REQUEST, "'id' must be a string or an integer")
+        msg_type = self._message_type(data)
+        if msg_type in (JsonRPCRequestMessage, JsonRPCNotification) and "params" not in data:
+            data = {**data, "params": None}  # JSON-RPC lets params be left out
         try:
-            return self._converter.structure(data, self._message_type(data))
+            return self._converter.structure(data, msg_type)
         except Exception as exc:
             code = INVALID_PARAMS if "method" in data else INTERNAL_ERROR
             return self._unreadable(data, code, _describe_error(exc))
