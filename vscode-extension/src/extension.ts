@@ -11,7 +11,6 @@ import {
   LanguageClientOptions,
   RevealOutputChannelOn,
   ServerOptions,
-  TransportKind,
 } from 'vscode-languageclient/node';
 
 import { AcceptParams, attachAcceptReport, REPORT_ACCEPTED_COMMAND } from './core/acceptance';
@@ -168,7 +167,8 @@ class GhostlsClient implements vscode.Disposable {
     const serverOptions: ServerOptions = {
       command: resolution.command,
       args: resolution.args,
-      transport: TransportKind.stdio,
+      // No `transport`: with TransportKind.stdio the client appends "--stdio", which ghostls
+      // rejects; without it the client still talks over the child's stdin/stdout.
       options: folders.length > 0 ? { cwd: folders[0] } : undefined,
     };
     const clientOptions: LanguageClientOptions = {

@@ -14,6 +14,8 @@ export interface AcceptParams {
   uri: string;
   position: { line: number; character: number };
   text: string;
+  /** The same field the server's own command sends. */
+  acceptedLength: number;
 }
 
 export interface ItemLike {
@@ -31,7 +33,12 @@ export function attachAcceptReport<T extends ItemLike>(
       continue;
     }
     const text = typeof item.insertText === 'string' ? item.insertText : item.insertText.value;
-    const params: AcceptParams = { uri, position: { line: position.line, character: position.character }, text };
+    const params: AcceptParams = {
+      uri,
+      position: { line: position.line, character: position.character },
+      text,
+      acceptedLength: text.length,
+    };
     item.command = { title: 'ghostls: suggestion accepted', command: REPORT_ACCEPTED_COMMAND, arguments: [params] };
   }
   return [...items];

@@ -11,7 +11,7 @@ test('items without a command get one that reports the accepted text', () => {
   attachAcceptReport(items, 'file:///a.py', { line: 3, character: 4 });
   assert.equal(items[0].command?.command, REPORT_ACCEPTED_COMMAND);
   assert.deepEqual(items[0].command?.arguments, [
-    { uri: 'file:///a.py', position: { line: 3, character: 4 }, text: 'return a + b' },
+    { uri: 'file:///a.py', position: { line: 3, character: 4 }, text: 'return a + b', acceptedLength: 12 },
   ]);
   assert.deepEqual((items[1].command?.arguments?.[0] as { text: string }).text, 'snippet ${1}');
 });

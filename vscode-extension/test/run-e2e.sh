@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The VS Code extension's whole test, as `make test-vscode` runs it: install the npm packages from
+# the lock file, unit tests, build and package the .vsix, install code-server when missing, then the
+# end-to-end test in code-server + headless Chromium. Exits non-zero when anything fails.
+set -euo pipefail
+ext_dir=$(cd "$(dirname "$0")/.." && pwd)
+repo_root=$(cd "$ext_dir/.." && pwd)
+cd "$ext_dir"
+
+start=$(date +%s)
+npm ci --no-audit --no-fund
+npm run test:unit
+npm run package
+
+export CODE_SERVER_DIR=${CODE_SERVER_DIR:-$ext_dir/.code-server}
+if ! [ -x "$CODE_SERVER_DIR/node_modules/.bin/code-server" ]; then
+  installer=$repo_root/../shared/tools/install-code-server.sh
+  if ! [ -f "$installer" ]; then
+    echo "run-e2e.sh: code-server is not installed in $CODE_SERVER_DIR and $installer is missing" >&2
+    exit 1
+  fi
+  echo "installing code-server into $CODE_SERVER_DIR (about 10 minutes the first time)"
+  bash "$installer" "$CODE_SERVER_DIR"
+fi
+
+node test/e2e/run.mjs
+echo "VS Code extension tests took $(( $(date +%s) - start ))s"
