@@ -2,7 +2,7 @@
 # Installs the Debian packages the editor end-to-end tests need, when they are missing.
 set -euo pipefail
 need=()
-for pkg in emacs-nox elpa-eglot chromium; do
+for pkg in emacs-nox elpa-eglot elpa-lsp-mode chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -59,6 +59,7 @@ def run_emacs(
     scenario: str,
     settings: dict[str, Any] | None = None,
     extra_env: dict[str, str] | None = None,
+    driver: Path = DRIVER,
 ) -> EditorRun:
     env = editor_env(
         workdir,
@@ -70,7 +71,7 @@ def run_emacs(
         },
     )
     env["HOME"] = str(workdir)  # no ~/.emacs.d of the user's
-    return run_editor([str(emacs_binary()), "--batch", "-l", str(DRIVER)], workdir, env)
+    return run_editor([str(emacs_binary()), "--batch", "-l", str(driver)], workdir, env)
 
 
 def test_emacs_and_eglot_present() -> None:

@@ -202,10 +202,7 @@ local function check_completion()
   for _, item in ipairs(menu) do
     table.insert(result.completion.menu, item.word)
   end
-  -- A sole match is inserted at once; otherwise accept the selected entry with <C-y>.
-  if vim.fn.complete_info({ 'mode' }).mode ~= '' then
-    type_keys('<C-y>')
-  end
+  -- With the default 'completeopt' the first match is already in the buffer.
   sleep(100)
   result.completion.line_after_accept = api.nvim_get_current_line()
   type_keys('<Esc>')
