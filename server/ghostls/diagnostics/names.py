@@ -66,7 +66,7 @@ class _RecordingChecker(checker.Checker):
         if len(self.found) >= MAX_REPORTED:
             return
         visible = None
-        if messageClass is messages.UndefinedName:
+        if messageClass in (messages.UndefinedName, messages.ImportStarUsage):
             visible = self._visible_names()
         self.found.append(_Found(messageClass, args, visible))
 
@@ -113,7 +113,7 @@ def _to_problem(found: _Found, text: str, index: LineIndex, filename: str) -> Pr
         if alias is not None:
             start, end = node_range(alias, index)
             fix = quickfixes.remove_import(node, alias, text, index)
-    elif name in ("UndefinedName", "UndefinedLocal") and isinstance(node, ast.Name):
+    elif name in ("UndefinedName", "ImportStarUsage") and isinstance(node, ast.Name):
         if found.visible is not None:
             fix = quickfixes.closest_name(node.id, found.visible, start, end)
     elif name == "FStringMissingPlaceholders":

@@ -146,6 +146,9 @@ def python_parse(text: str) -> tuple[ast.Module | None, SyntaxError | None]:
             tree = compile(text, "<buffer>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
         return tree if isinstance(tree, ast.Module) else None, None
     except SyntaxError as error:
+        if "null byte" in str(error.msg):
+            row = text.count("\n", 0, max(text.find("\0"), 0))
+            return None, _synthetic_error("the file contains a null byte", row)
         return None, error
     except ValueError:  # source contains null bytes
         row = text.count("\n", 0, max(text.find("\0"), 0))
@@ -299,7 +302,8 @@ def _first_error_problem(
             TextFix(pos, pos, closer, f"Insert '{closer}'")
             for pos in _closing_positions(index, row, offset, cascade_end)
         ]
-        fix = verified(options) or _furthest(text, options, row)
+        fix = verified(options) or _own_line_close(text, index, options, row, msg)
+        fix = fix or _furthest(text, options, row)
         words = f"unclosed '{opener}' opened on line {row + 1}"
         if fix is not None:
             words += f": missing '{closer}'"
@@ -320,8 +324,12 @@ def _first_error_problem(
         want = OPENERS[opener]
         on_line = re.search(r"on line (\d+)", msg)
         where = f" opened on line {on_line.group(1)}" if on_line else ""
+        # Either a closer was forgotten before this one, or this one is the wrong closer.
+        forgotten = TextFix(offset, offset, want, f"Insert '{want}' before '{got}'")
         swap = TextFix(offset, offset + 1, want, f"Replace '{got}' by '{want}'")
-        fix = _first_certain(text, [swap], row, cascade_end, msg, exact=True)
+        fix = _first_certain(text, [forgotten], row, cascade_end, msg) or _first_certain(
+            text, [swap], row, cascade_end, msg, exact=True
+        )
         words = f"'{got}' does not close the '{opener}'{where}: expected '{want}'"
         return SyntaxProblem(offset, offset + 1, words, "mismatched-bracket", fix), cascade_end
     if isinstance(error, IndentationError) or msg.startswith(("unexpected indent", "unindent")):
@@ -535,6 +543,29 @@ def _gets_past(
     return exact and new_row >= row and (error.msg or "") != msg
 
 
+def _own_line_close(
+    text: str, index: LineIndex, options: list[TextFix], row: int, msg: str
+) -> TextFix | None:
+    """Closing at the end of the opener's line is certain when the next line is no
+    continuation (not indented deeper) and the parser then gets past that line."""
+    if not options or index.row_of(options[0].start) != row:
+        return None
+    line = index.line(row)
+    nxt = next(
+        (index.line(r) for r in range(row + 1, len(index.starts)) if index.line(r).strip()), ""
+    )
+    if nxt and len(nxt) - len(nxt.lstrip()) > len(line) - len(line.lstrip()):
+        return None
+    end = index.code_end(row)
+    fix = next((f for f in options if f.start == end), None)
+    if fix is None:
+        return None
+    _, error = python_parse(apply_fix(text, fix))
+    if error is None or ((error.lineno or 1) - 1 > row and (error.msg or "") != msg):
+        return fix
+    return None
+
+
 def _reach(text: str, fix: TextFix) -> int:
     """How far CPython gets with ``fix`` applied (the row of its next error)."""
     _, error = python_parse(apply_fix(text, fix))
@@ -580,6 +611,39 @@ def _unique_certain(
 # -- entry point ------------------------------------------------------------------------------
 
 
+MAX_CHAINED = 4  # later mistakes found by re-parsing with the earlier certain fixes applied
+MAX_CHAIN_CHARS = 300_000
+
+
+def _map_back(offset: int, applied: list[TextFix]) -> int:
+    """An offset in the text with ``applied`` fixes -> the same place in the original text."""
+    for fix in reversed(applied):
+        inserted_end = fix.start + len(fix.text)
+        if offset >= inserted_end:
+            offset -= len(fix.text) - (fix.end - fix.start)
+        elif offset > fix.start:
+            offset = fix.start
+    return offset
+
+
+def _mapped(problem: SyntaxProblem, applied: list[TextFix]) -> SyntaxProblem:
+    if not applied:
+        return problem
+    fix = problem.fix
+    if fix is not None:
+        fix = TextFix(
+            _map_back(fix.start, applied),
+            _map_back(fix.end, applied),
+            fix.text,
+            fix.title,
+            fix.certain,
+        )
+    start = _map_back(problem.start, applied)
+    return SyntaxProblem(
+        start, max(start, _map_back(problem.end, applied)), problem.message, problem.kind, fix
+    )
+
+
 def find_syntax_errors(
     text: str,
     tree: tree_sitter.Tree | None = None,
@@ -590,24 +654,46 @@ def find_syntax_errors(
 
     ``tree`` is the buffer's tree-sitter tree (parsed here when omitted). ``python_error`` is
     CPython's verdict when the caller already parsed (None: it parsed); True means "parse here".
+
+    While the first mistake has a certain fix, the next one is CPython's error in the buffer
+    with that fix applied (CPython's wording, no cascade). After a mistake without a certain
+    fix, tree-sitter's error regions beyond its cascade name the rest.
     """
     if python_error is True:
         _, python_error = python_parse(text)
     if python_error is None or python_error is False:
         return []  # CPython accepts it: tree-sitter ERRORs would be grammar gaps, not mistakes
     assert isinstance(python_error, SyntaxError)
-    index = LineIndex(text)
     if tree is None:
         tree = new_parser().parse(text.encode("utf-8", "surrogatepass"))
-    regions = error_regions(tree, index)
-    first, cascade_end = _first_error_problem(text, python_error, index, regions)
-    problems = [first]
-    covered_until = max(cascade_end, index.row_of(first.end))
+    problems: list[SyntaxProblem] = []
+    applied: list[TextFix] = []
+    current, error = text, python_error
+    chain = MAX_CHAINED if len(text) <= MAX_CHAIN_CHARS else 0
+    while True:
+        index = LineIndex(current)
+        regions = error_regions(tree, index)
+        problem, cascade_end = _first_error_problem(current, error, index, regions)
+        if problems and _map_back(problem.start, applied) <= problems[-1].start:
+            break  # no progress: stop rather than report the same place twice
+        problems.append(_mapped(problem, applied))
+        fix = problem.fix
+        if len(problems) > chain or len(problems) >= limit or fix is None or not fix.certain:
+            break
+        patched = apply_fix(current, fix)
+        _, next_error = python_parse(patched)
+        if next_error is None:
+            return problems
+        applied.append(fix)
+        current, error = patched, next_error
+        tree = new_parser().parse(current.encode("utf-8", "surrogatepass"))
+    # The rest from tree-sitter: regions past the last cascade (in the current text).
+    covered_until = max(cascade_end, index.row_of(problem.end))
     for region in regions:
         if len(problems) >= limit:
             break
-        if region.start_row <= covered_until:
-            continue  # CPython accepted everything before its error; the rest is cascade
-        problems.append(_describe_region(region, index))
+        if region.start_row <= covered_until or (region.start == region.end and not region.missing):
+            continue  # before it CPython accepted the code; within it, the cascade
+        problems.append(_mapped(_describe_region(region, index), applied))
         covered_until = region.end_row
     return problems
