@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,29 @@ PARSE_TIMEOUT_MICROS = 2_000_000
 def new_parser() -> tree_sitter.Parser:
     parser = tree_sitter.Parser(PY_LANGUAGE)
     return parser
+
+
+def _parse_bounded(
+    parser: tree_sitter.Parser, source: bytes, old: tree_sitter.Tree | None
+) -> tree_sitter.Tree | None:
+    """Parse within PARSE_TIMEOUT_MICROS; None when it gave up.
+
+    tree-sitter 0.26 only honours progress_callback when it reads through a callback.
+    """
+    deadline = time.monotonic() + PARSE_TIMEOUT_MICROS / 1_000_000
+
+    def read(byte: int, _point: tuple[int, int]) -> bytes:
+        return source[byte : byte + 65536]
+
+    def give_up(_offset: int, _has_error: bool) -> bool:
+        return time.monotonic() > deadline
+
+    try:
+        if old is None:
+            return parser.parse(read, progress_callback=give_up)
+        return parser.parse(read, old, progress_callback=give_up)
+    except ValueError:  # "Parsing failed": the callback halted it
+        return None
 
 
 def _line_starts(text: str, base: int = 0) -> list[int]:
@@ -151,6 +175,7 @@ class Document:
         self.encoding = encoding
         self._parser = new_parser()
         self._snapshot: Snapshot | None = None
+        self._degraded = False  # the last parse gave up (see _parse)
         self._set_text(text)
 
     def _set_text(self, text: str) -> None:
@@ -161,12 +186,21 @@ class Document:
         self._tree = self._parse(None)
 
     def _parse(self, old: tree_sitter.Tree | None) -> tree_sitter.Tree:
-        tree = self._parser.parse(self._source) if old is None else None
-        if tree is None and old is not None:
-            tree = self._parser.parse(self._source, old)
-        if tree is None:  # only a parser without a language returns None; be safe anyway
-            self._parser = new_parser()
-            tree = self._parser.parse(self._source)
+        if self._degraded:
+            old = None  # a fallback tree is no base for incremental parsing
+        tree = _parse_bounded(self._parser, self._source, old)
+        self._degraded = tree is None
+        if tree is None:
+            # Gave up (hostile buffer): keep the edited previous tree, or an empty one.
+            self._parser.reset()
+            log.warning(
+                "parsing %s (%d bytes) gave up after %d ms; syntax features use %s",
+                self.uri,
+                len(self._source),
+                PARSE_TIMEOUT_MICROS // 1000,
+                "the previous tree" if old is not None else "an empty tree",
+            )
+            tree = old if old is not None else self._parser.parse(b"")
         return tree
 
     def snapshot(self) -> Snapshot:
