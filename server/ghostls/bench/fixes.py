@@ -33,8 +33,8 @@ from ghostls.diagnostics.problems import Problem, apply_edits
 from ghostls.syntax.errors import LineIndex
 
 KINDS = ("missing-colon", "missing-bracket", "misspelt-name", "wrong-indentation", "unused-import")
-HEADER_WORDS = ("def ", "if ", "elif ", "else", "for ", "while ", "try", "except", "finally")
-HEADER_WORDS += ("with ", "class ")
+HEADER_WORDS: tuple[str, ...] = ("def ", "if ", "elif ", "else", "for ", "while ", "try")
+HEADER_WORDS += ("except", "finally", "with ", "class ")
 SPARE_MODULES = ("collections", "itertools", "functools", "json", "math", "string", "textwrap")
 MAX_FILE_LINES = 1500
 
