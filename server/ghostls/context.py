@@ -28,7 +28,7 @@ from ghostls.documents import Snapshot
 from ghostls.engine.types import ContextChunk, PromptParts
 from ghostls.syntax.cursor import CursorInfo, analyze_cursor
 from ghostls.syntax.scopes import enclosing_scope_nodes, header_text
-from ghostls.syntax.symbols import Definition, imports, referenced_names, resolve
+from ghostls.syntax.symbols import Definition, module_imports, referenced_names, resolve
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ def _choose_extras(
     wanted = set(names)
     import_lines = [
         imp
-        for imp in imports(snapshot)
+        for imp in module_imports(snapshot)
         if imp.top_level
         and not (visible_rows[0] <= imp.start_row < visible_rows[1])
         and (wanted.intersection(imp.names) or "*" in imp.names)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import bisect
 import inspect
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import tree_sitter
 
@@ -61,6 +63,15 @@ _definition_cache: weakref.WeakKeyDictionary[Snapshot, list[Definition]] = (
     weakref.WeakKeyDictionary()
 )
 _index_cache: weakref.WeakKeyDictionary[Snapshot, list[_Entry]] = weakref.WeakKeyDictionary()
+_module_import_cache: weakref.WeakKeyDictionary[Snapshot, list[Import]] = (
+    weakref.WeakKeyDictionary()
+)
+_statement_cache: weakref.WeakKeyDictionary[Snapshot, list[tree_sitter.Node]] = (
+    weakref.WeakKeyDictionary()
+)
+_built_cache: weakref.WeakKeyDictionary[Snapshot, dict[_Entry, Definition | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _bound_names(statement: tree_sitter.Node, source: bytes) -> tuple[tuple[str, ...], str]:
@@ -115,6 +126,36 @@ def imports(snapshot: Snapshot) -> list[Import]:
             )
         )
     _import_cache[snapshot] = found
+    return found
+
+
+_IMPORT_TYPES = frozenset({"import_statement", "import_from_statement", "future_import_statement"})
+
+
+def module_imports(snapshot: Snapshot) -> list[Import]:
+    """The module-level imports only (also those in top-level if/try blocks), found without a
+    query: the statements are walked anyway for the definitions, and this runs per keystroke."""
+    cached = _module_import_cache.get(snapshot)
+    if cached is not None:
+        return cached
+    source = snapshot.source
+    found = []
+    for node in _statements(snapshot):
+        if node.type not in _IMPORT_TYPES:
+            continue
+        names, module = _bound_names(node, source)
+        parent = node.parent
+        found.append(
+            Import(
+                text=node_text(node, source),
+                names=names,
+                module=module,
+                start_row=node.start_point.row,
+                end_row=node.end_point.row,
+                top_level=parent is not None and parent.type == "module",
+            )
+        )
+    _module_import_cache[snapshot] = found
     return found
 
 
@@ -211,14 +252,52 @@ def _assignment_text(statement: tree_sitter.Node, source: bytes) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """A definition found by the cheap index pass; its text is built only when asked for."""
+class _Entry(NamedTuple):
+    """A definition found by the cheap index pass; its text is built only when asked for.
+
+    (A NamedTuple: hundreds are made per keystroke, and frozen dataclasses are slow to build.)
+    """
 
     name: str
     kind: str
-    node: tree_sitter.Node  # function_definition / class_definition / expression_statement
-    owner: tree_sitter.Node | None  # the class of a method
+    start_byte: int  # of the function_definition / class_definition / expression_statement
+    end_byte: int
+    owner_start: int = -1  # the class of a method
+    owner_end: int = -1
+
+
+# (name, kind, start, end) relative to the start of the statement they were found in.
+_Rel = tuple[str, str, int, int]
+
+
+class _ContentCache:
+    """Index entries of statements keyed by their exact source bytes.
+
+    tree-sitter re-creates most statement nodes on a re-parse (ids do not survive), but the
+    text of all statements but the edited one is unchanged, so a keystroke re-indexes one
+    statement. Bounded by the total size of the keys.
+    """
+
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.entries: OrderedDict[bytes, tuple[_Rel, ...]] = OrderedDict()
+
+    def get(self, key: bytes) -> tuple[_Rel, ...] | None:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: bytes, value: tuple[_Rel, ...]) -> None:
+        self.entries[key] = value
+        self.size += len(key)
+        while self.size > self.max_bytes and self.entries:
+            old, _ = self.entries.popitem(last=False)
+            self.size -= len(old)
+
+
+_content_cache = _ContentCache()
 
 
 # Module-level statements that hold more module-level definitions in their blocks
@@ -245,6 +324,44 @@ def _module_statements(root: tree_sitter.Node) -> list[tree_sitter.Node]:
     return found
 
 
+def _statement_rels(statement: tree_sitter.Node, source: bytes) -> tuple[_Rel, ...]:
+    """Functions and assignments a (non-class) statement defines, relative to its start."""
+    base = statement.start_byte
+    node = _unwrap(statement)
+    if node.type == "function_definition":
+        name_node = node.child_by_field_name("name")
+        if name_node is None:
+            return ()
+        return (
+            (
+                node_text(name_node, source),
+                "function",
+                node.start_byte - base,
+                node.end_byte - base,
+            ),
+        )
+    return tuple(
+        (name, "variable", node.start_byte - base, node.end_byte - base)
+        for name in _assignment_targets(node, source)
+    )
+
+
+def _cached_rels(statement: tree_sitter.Node, source: bytes) -> tuple[_Rel, ...]:
+    key = source[statement.start_byte : statement.end_byte]
+    rels = _content_cache.get(key)
+    if rels is None:
+        rels = _statement_rels(statement, source)
+        _content_cache.put(key, rels)
+    return rels
+
+
+def _statements(snapshot: Snapshot) -> list[tree_sitter.Node]:
+    cached = _statement_cache.get(snapshot)
+    if cached is None:
+        cached = _statement_cache[snapshot] = _module_statements(snapshot.tree.root_node)
+    return cached
+
+
 def _index(snapshot: Snapshot) -> list[_Entry]:
     """Module-level definitions and methods, in file order, without building any text."""
     cached = _index_cache.get(snapshot)
@@ -252,41 +369,71 @@ def _index(snapshot: Snapshot) -> list[_Entry]:
         return cached
     source = snapshot.source
     entries: list[_Entry] = []
-    for statement in _module_statements(snapshot.tree.root_node):
+    for statement in _statements(snapshot):
         node = _unwrap(statement)
-        if node.type in ("function_definition", "class_definition"):
-            name_node = node.child_by_field_name("name")
-            if name_node is None:
-                continue
-            kind = "function" if node.type == "function_definition" else "class"
-            entries.append(_Entry(node_text(name_node, source), kind, node, None))
-            if kind == "class":
-                for member in _class_members(node):
-                    member_name = member.child_by_field_name("name")
-                    if member.type == "function_definition" and member_name is not None:
-                        entries.append(
-                            _Entry(node_text(member_name, source), "method", member, node)
-                        )
-        else:
-            for name in _assignment_targets(node, source):
-                entries.append(_Entry(name, "variable", node, None))
+        if node.type != "class_definition":
+            base = statement.start_byte
+            for name, kind, start, end in _cached_rels(statement, source):
+                entries.append(_Entry(name, kind, base + start, base + end))
+            continue
+        name_node = node.child_by_field_name("name")
+        if name_node is None:
+            continue
+        entries.append(
+            _Entry(node_text(name_node, source), "class", node.start_byte, node.end_byte)
+        )
+        body = node.child_by_field_name("body")
+        for member in body.named_children if body is not None else ():
+            base = member.start_byte
+            for name, kind, start, end in _cached_rels(member, source):
+                if kind == "function":  # a def in a class body is a method
+                    entries.append(
+                        _Entry(name, "method", base + start, base + end, *node.byte_range)
+                    )
     _index_cache[snapshot] = entries
     return entries
 
 
-def _build(snapshot: Snapshot, entry: _Entry) -> Definition:
+_NODE_TYPES = {
+    "function": ("function_definition",),
+    "method": ("function_definition",),
+    "class": ("class_definition",),
+    "variable": ("expression_statement",),
+}
+
+
+def _node_at(
+    root: tree_sitter.Node, start: int, end: int, types: tuple[str, ...]
+) -> tree_sitter.Node | None:
+    node = root.descendant_for_byte_range(start, end)
+    while node is not None and not (
+        node.start_byte == start and node.end_byte == end and node.type in types
+    ):
+        if node.start_byte < start or node.end_byte > end:
+            return None
+        node = node.parent
+    return node
+
+
+def _build(snapshot: Snapshot, entry: _Entry) -> Definition | None:
     source = snapshot.source
-    node = entry.node
+    root = snapshot.tree.root_node
+    node = _node_at(root, entry.start_byte, entry.end_byte, _NODE_TYPES[entry.kind])
+    if node is None:
+        return None
     owner_header = member_text = ""
     if entry.kind == "function":
         text, qualname = _function_text(node, source), entry.name
     elif entry.kind == "class":
         text, qualname = _class_text(node, source), entry.name
-    elif entry.kind == "method" and entry.owner is not None:
-        owner_name = entry.owner.child_by_field_name("name")
+    elif entry.kind == "method":
+        owner = _node_at(root, entry.owner_start, entry.owner_end, ("class_definition",))
+        if owner is None:
+            return None
+        owner_name = owner.child_by_field_name("name")
         class_name = node_text(owner_name, source) if owner_name is not None else "?"
         qualname = f"{class_name}.{entry.name}"
-        owner_header = header_text(entry.owner, source)
+        owner_header = header_text(owner, source)
         member_text = _function_text(node, source, "    ")
         text = f"{owner_header}\n{member_text}"
     else:
@@ -312,7 +459,8 @@ def definitions(snapshot: Snapshot) -> list[Definition]:
     """Module-level functions, classes (and their methods) and assignments, in file order."""
     cached = _definition_cache.get(snapshot)
     if cached is None:
-        cached = _definition_cache[snapshot] = [_build(snapshot, e) for e in _index(snapshot)]
+        built = (_build(snapshot, e) for e in _index(snapshot))
+        cached = _definition_cache[snapshot] = [d for d in built if d is not None]
     return cached
 
 
@@ -320,9 +468,14 @@ def find_definitions(snapshot: Snapshot, names: Iterable[str]) -> dict[str, list
     """Definitions of ``names`` only (text built for those alone: cheap on every keystroke)."""
     wanted = set(names)
     found: dict[str, list[Definition]] = {}
+    built = _built_cache.setdefault(snapshot, {})
     for entry in _index(snapshot):
         if entry.name in wanted:
-            found.setdefault(entry.name, []).append(_build(snapshot, entry))
+            definition = built.get(entry)
+            if definition is None:
+                definition = built[entry] = _build(snapshot, entry)
+            if definition is not None:
+                found.setdefault(entry.name, []).append(definition)
     return found
 
 
