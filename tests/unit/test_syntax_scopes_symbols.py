@@ -13,6 +13,7 @@ from ghostls.syntax.symbols import (
     definitions,
     find_definitions,
     imports,
+    module_imports,
     referenced_names,
     resolve,
 )
@@ -184,3 +185,45 @@ def test_blank_line_after_the_last_method_leaves_the_class_at_column_zero() -> N
     assert [s.name for s in enclosing_scopes(snap, len(text))] == ["a"]
     indented = DocumentStore().open("file:///a.py", text + "    ", 1)
     assert [s.name for s in enclosing_scopes(indented, len(text) + 4)] == ["a", "A"]
+
+
+def test_definitions_stay_exact_across_incremental_edits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statement index is cached by content across versions: it must match a cold index."""
+    from ghostls.documents import TextEdit
+    from ghostls.syntax import symbols
+
+    text = (STDLIB / "textwrap.py").read_text(encoding="utf-8")
+    store = DocumentStore()
+    snap = store.open("file:///lib/textwrap.py", text, 1)
+    definitions(snap)
+    row = snap.text[: snap.text.index("def dedent(text):")].count("\n")
+    split_row = snap.text[: snap.text.index("    def _split(self, text):")].count("\n")
+    edits = [
+        TextEdit(row, 4, row, 10, "undent"),  # rename a function
+        TextEdit(split_row, 0, split_row, 0, "    def added(self, n):\n        return n\n\n"),
+        TextEdit(0, 0, 5, 0, ""),  # delete the module docstring and the copyright lines
+        TextEdit(3, 0, 3, 0, "LIMIT = 10\n"),  # after `import re`: shifts all below
+        TextEdit(row, 0, row, 0, "def solo(): pass\n"),  # a one-line def, same as a method's
+        TextEdit(10, 0, 10, 0, "class Box:\n    def solo(): pass\n"),
+    ]
+    for version, edit in enumerate(edits, start=2):
+        new = store.change(snap.uri, [edit], version)
+        assert new is not None
+        snap = new
+        warm = [(d.qualname, d.kind, d.start_row, d.text) for d in definitions(snap)]
+        monkeypatch.setattr(symbols, "_content_cache", symbols._ContentCache())
+        cold_snap = DocumentStore().open(snap.uri, snap.text, 1)
+        cold = [(d.qualname, d.kind, d.start_row, d.text) for d in definitions(cold_snap)]
+        assert warm == cold
+    names = {q for q, *_ in warm}
+    assert {"undent", "TextWrapper.added", "LIMIT", "solo", "Box.solo"} <= names
+    assert "dedent" not in names
+
+
+def test_module_imports_are_the_top_level_ones() -> None:
+    snap = stdlib_snapshot("_pydecimal.py")
+    fast = [(i.text, i.names, i.top_level) for i in module_imports(snap)]
+    full = [(i.text, i.names, i.top_level) for i in imports(snap)]
+    assert fast == [entry for entry in full if entry in fast]
+    assert ("import sys", ("sys",), True) in fast
+    assert ("from collections import namedtuple as _namedtuple", ("_namedtuple",), False) in fast
