@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 
@@ -43,6 +44,11 @@ async def on_shutdown(ls: GhostServer, params: None) -> None:
             result = hook(ls)
             if inspect.isawaitable(result):
                 await result
+        except asyncio.CancelledError:
+            # The client did not wait for the answer (Neovim quits right after sending
+            # `shutdown`): input ended and the event loop is cancelling what is left.
+            log.debug("shutdown cut short: the client has gone")
+            return
         except Exception:
             log.exception("shutdown hook failed")
 
