@@ -52,7 +52,7 @@ def _kebab(name: str) -> str:
 class _Found:
     cls: type
     args: tuple[Any, ...]
-    visible: frozenset[str] | None  # names in scope, for undefined names
+    scopes: tuple[Any, ...] | None  # the scope stack, for "did you mean" on undefined names
 
 
 class _RecordingChecker(checker.Checker):
@@ -65,29 +65,48 @@ class _RecordingChecker(checker.Checker):
     def report(self, messageClass: type, *args: Any, **kwargs: Any) -> None:
         if len(self.found) >= MAX_REPORTED:
             return
-        visible = None
+        scopes = None
         if messageClass in (messages.UndefinedName, messages.ImportStarUsage):
-            visible = self._visible_names()
-        self.found.append(_Found(messageClass, args, visible))
+            scopes = tuple(self.scopeStack)  # the scopes fill up later; names are read at the end
+        self.found.append(_Found(messageClass, args, scopes))
 
-    def _visible_names(self) -> frozenset[str]:
-        names: set[str] = set(self.builtIns)
-        stack = self.scopeStack
-        for depth, scope in enumerate(stack):
-            # A class body's names are not visible inside its methods.
-            if isinstance(scope, checker.ClassScope) and depth != len(stack) - 1:
-                continue
-            names.update(scope)
-        return frozenset(names)
+
+class _Suggestions:
+    """Closest visible name per (scope stack, name), computed once per file."""
+
+    def __init__(self, builtins: frozenset[str]) -> None:
+        self.builtins = builtins
+        self._names: dict[tuple[int, ...], frozenset[str]] = {}
+        self._fixes: dict[tuple[tuple[int, ...], str], str | None] = {}
+
+    def visible(self, scopes: tuple[Any, ...]) -> frozenset[str]:
+        key = tuple(id(s) for s in scopes)
+        names = self._names.get(key)
+        if names is None:
+            found: set[str] = set(self.builtins)
+            for depth, scope in enumerate(scopes):
+                # A class body's names are not visible inside its methods.
+                if isinstance(scope, checker.ClassScope) and depth != len(scopes) - 1:
+                    continue
+                found.update(scope)
+            names = self._names[key] = frozenset(found)
+        return names
+
+    def closest(self, scopes: tuple[Any, ...], name: str) -> str | None:
+        key = (tuple(id(s) for s in scopes), name)
+        if key not in self._fixes:
+            self._fixes[key] = quickfixes.closest(name, self.visible(scopes))
+        return self._fixes[key]
 
 
 def check_names(
     module: ast.Module, text: str, index: LineIndex, filename: str = "<buffer>"
 ) -> list[Problem]:
     recorder = _RecordingChecker(module, filename)
+    suggestions = _Suggestions(frozenset(recorder.builtIns))
     problems: list[Problem] = []
     for found in recorder.found:
-        problem = _to_problem(found, text, index, filename)
+        problem = _to_problem(found, text, index, filename, suggestions)
         if problem is not None:
             problems.append(problem)
     problems.sort(key=lambda p: (p.start, p.end))
@@ -99,7 +118,9 @@ def _message_text(found: _Found, filename: str) -> str:
     return str(msg.message % msg.message_args)
 
 
-def _to_problem(found: _Found, text: str, index: LineIndex, filename: str) -> Problem | None:
+def _to_problem(
+    found: _Found, text: str, index: LineIndex, filename: str, suggestions: _Suggestions
+) -> Problem | None:
     name = found.cls.__name__
     code, severity, unnecessary = CODES.get(name, (_kebab(name), Severity.WARNING, False))
     node = found.args[0] if found.args else None
@@ -114,8 +135,10 @@ def _to_problem(found: _Found, text: str, index: LineIndex, filename: str) -> Pr
             start, end = node_range(alias, index)
             fix = quickfixes.remove_import(node, alias, text, index)
     elif name in ("UndefinedName", "ImportStarUsage") and isinstance(node, ast.Name):
-        if found.visible is not None:
-            fix = quickfixes.closest_name(node.id, found.visible, start, end)
+        if found.scopes is not None:
+            replacement = suggestions.closest(found.scopes, node.id)
+            if replacement is not None:
+                fix = quickfixes.replace_name(node.id, replacement, start, end)
     elif name == "FStringMissingPlaceholders":
         fix = quickfixes.drop_fstring_prefix(text, start, end)
     elif name in ("UnusedVariable", "RedefinedWhileUnused", "UnusedAnnotation"):

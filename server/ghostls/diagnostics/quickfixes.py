@@ -129,12 +129,19 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
     limit = max_typo_distance(name)
     if limit == 0:
         return None
+    size = len(name)
+    dunder = name.startswith("__")
+    letters = set(name)
     best: list[str] = []
     best_distance = limit + 1
     for candidate in candidates:
-        if candidate == name or (candidate.startswith("__") and not name.startswith("__")):
+        if abs(len(candidate) - size) > limit or candidate == name:
+            continue  # cheap tests first: most names are far too long or short
+        if candidate.startswith("__") and not dunder:
             continue
-        distance = edit_distance(name, candidate, limit)
+        if len(letters ^ set(candidate)) > 2 * limit:
+            continue  # each edit changes at most two letters of the set: too far apart
+        distance = edit_distance(name, candidate, min(limit, best_distance))
         if distance < best_distance:
             best, best_distance = [candidate], distance
         elif distance == best_distance and distance <= limit:
@@ -144,11 +151,13 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
     return best[0]
 
 
+def replace_name(name: str, replacement: str, start: int, end: int) -> Fix:
+    return Fix(f"Replace '{name}' by '{replacement}'", (Edit(start, end, replacement),))
+
+
 def closest_name(name: str, visible: Iterable[str], start: int, end: int) -> Fix | None:
     replacement = closest(name, visible)
-    if replacement is None:
-        return None
-    return Fix(f"Replace '{name}' by '{replacement}'", (Edit(start, end, replacement),))
+    return None if replacement is None else replace_name(name, replacement, start, end)
 
 
 def drop_fstring_prefix(text: str, start: int, end: int) -> Fix | None:
