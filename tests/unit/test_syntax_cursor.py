@@ -224,3 +224,28 @@ def test_every_offset_of_a_file_is_analyzed_without_error(name: str) -> None:
         assert 0 <= info.column <= len(snap.line(info.row))
         assert info.text_before_cursor + info.text_after_cursor == snap.line(info.row)
     assert CompletionKind.NONE in kinds and CompletionKind.SINGLE_LINE in kinds
+
+
+def test_blank_line_inside_brackets_is_single_line() -> None:
+    base = stdlib("textwrap.py")
+    anchor = "    margin = None\n"
+    at = base.index(anchor) + len(anchor)
+    text = base[:at] + "    parts = [\n        margin,\n\n    ]\n" + base[at:]
+    offset = at + len("    parts = [\n        margin,\n")
+    info = analyze_cursor(open_text(text), offset)
+    assert info.blank_line and info.in_brackets and not info.blank_line_in_block
+    assert info.kind is CompletionKind.SINGLE_LINE
+    assert info.indent == "        "
+    unclosed = base[:at] + "    total = sum(\n        margin,\n\n" + base[at:]
+    gap = at + len("    total = sum(\n        margin,\n")
+    info = analyze_cursor(open_text(unclosed), gap)
+    assert info.in_brackets and info.kind is CompletionKind.SINGLE_LINE
+
+
+def test_indent_unit_comes_from_code_not_from_strings() -> None:
+    text = stdlib("textwrap.py")
+    in_regex = cursor_after(text, "# hyphenated word")
+    assert in_regex.indent_unit == "    "  # the verbose regex's 2-space lines do not count
+    two = "class A:\n  def f(self):\n    if self:\n      return 1\n"
+    info = analyze_cursor(open_text(two), two.index("if self:") + len("if self:"))
+    assert info.indent_unit == "  " and info.indent == "      "

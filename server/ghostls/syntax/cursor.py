@@ -14,7 +14,8 @@ Policy (the reason string in :class:`CursorInfo` names the rule that decided):
   brackets, quotes, ':', ',' or ';' (and a trailing comment) is fine: the suggestion goes
   before it.
 - MULTI_LINE right after a block opener (``def f(x):|``), at an empty body (a blank line after an
-  opener, or after a signature and a docstring), and at a blank line inside a block.
+  opener, or after a signature and a docstring), and at a blank line inside a block - but a
+  blank line between brackets (a multi-line call or literal) is SINGLE_LINE: one more item.
 - SINGLE_LINE everywhere else (partial lines, blank lines at module level).
 """
 
@@ -61,6 +62,7 @@ class CursorInfo:
     mid_token: bool = False  # identifier characters on both sides
     in_arguments: bool = False  # inside a call's argument list
     in_parameters: bool = False  # inside a def's parameter list
+    in_brackets: bool = False  # between any bracket pair (calls, literals, subscripts...)
     after_block_opener: bool = False  # the line ends with a block's ':' before the cursor
     empty_body: bool = False  # on a blank line where a block's body should start
     blank_line_in_block: bool = False  # on a blank line inside an indented block
@@ -176,6 +178,49 @@ def _unclosed_paren_in_error(error: tree_sitter.Node, byte: int) -> tuple[bool, 
     return False, False
 
 
+_BRACKET_TYPES = frozenset(
+    {
+        "argument_list",
+        "parameters",
+        "list",
+        "tuple",
+        "dictionary",
+        "set",
+        "parenthesized_expression",
+        "subscript",
+        "list_comprehension",
+        "dictionary_comprehension",
+        "set_comprehension",
+        "generator_expression",
+        "type_parameter",
+    }
+)
+_CLOSING = frozenset({")", "]", "}"})
+
+
+def _inside_brackets(node: tree_sitter.Node | None, byte: int) -> bool:
+    """True if the cursor sits between a bracket pair (or after an unclosed bracket)."""
+    for anc in ancestors(node):
+        if anc.type in _BRACKET_TYPES and anc.start_byte < byte:
+            last = anc.child(anc.child_count - 1) if anc.child_count else None
+            closed = last is not None and last.type in _CLOSING and not last.is_missing
+            if not closed or byte < anc.end_byte:
+                return True
+        if anc.type in ("block", "module") or anc.type in COMPOUND_TYPES:
+            return False
+        if anc.type == "ERROR":
+            depth = 0
+            for child in anc.children:
+                if child.start_byte >= byte:
+                    break
+                if child.type in ("(", "[", "{"):
+                    depth += 1
+                elif child.type in _CLOSING and depth:
+                    depth -= 1
+            return depth > 0
+    return False
+
+
 def _opener_colon(leaf: tree_sitter.Node | None) -> tree_sitter.Node | None:
     """``leaf`` if it is the ':' that ends a compound statement's header."""
     if leaf is None or leaf.type != ":":
@@ -218,29 +263,32 @@ def _body_after(colon: tree_sitter.Node) -> tree_sitter.Node | None:
     return body
 
 
-def detect_indent_unit(snapshot: Snapshot, near_row: int) -> str:
-    """One level of indentation: from the block nearest the cursor, else the file, else 4."""
-    for row in _rows_around(snapshot, near_row):
-        line = snapshot.line(row)
-        stripped = line.rstrip()
-        if not stripped.endswith(":") or stripped.lstrip().startswith("#"):
-            continue
-        base = _leading_ws(line)
-        for nxt in range(row + 1, min(row + 4, snapshot.line_count)):
-            following = snapshot.line(nxt)
-            if not following.strip():
-                continue
-            inner = _leading_ws(following)
-            if len(inner) > len(base) and inner.startswith(base):
-                return inner[len(base) :]
-            break
+def detect_indent_unit(snapshot: Snapshot, near: tree_sitter.Node | None) -> str:
+    """One level of indentation: from the blocks around ``near``, else the file's first
+    indented block, else four spaces."""
+    for anc in ancestors(near):
+        unit = _block_unit(snapshot, anc)
+        if unit:
+            return unit
+    for statement in snapshot.tree.root_node.named_children[:200]:
+        unit = _block_unit(snapshot, statement.child_by_field_name("body"))
+        if unit:
+            return unit
     return "    "
 
 
-def _rows_around(snapshot: Snapshot, row: int, reach: int = 200) -> list[int]:
-    above = range(row, max(-1, row - reach), -1)
-    below = range(row + 1, min(snapshot.line_count, row + reach))
-    return [*above, *below]
+def _block_unit(snapshot: Snapshot, block: tree_sitter.Node | None) -> str:
+    """What a non-empty block's first line adds to its header line's indentation."""
+    if block is None or block.type != "block" or not block.named_child_count:
+        return ""
+    header = block.parent
+    if header is None or header.start_point.row == block.start_point.row:
+        return ""  # `if x: pass` on one line
+    outer = _leading_ws(snapshot.line(header.start_point.row))
+    inner = _leading_ws(snapshot.line(block.start_point.row))
+    if len(inner) > len(outer) and inner.startswith(outer):
+        return inner[len(outer) :]
+    return ""
 
 
 def _block_for_blank_line(
@@ -312,6 +360,7 @@ def analyze_cursor(snapshot: Snapshot, offset: int) -> CursorInfo:
     prev_any = previous_leaf(root, byte, skip_comments=False)
     anchor = prev_any if node is None or node.type in ("module", "block") else node
     in_arguments, in_parameters = _argument_state(anchor, byte)
+    in_brackets = in_arguments or in_parameters or _inside_brackets(anchor, byte)
 
     at_line_end = not after.strip()
     blank_line = not line.strip()
@@ -324,7 +373,7 @@ def analyze_cursor(snapshot: Snapshot, offset: int) -> CursorInfo:
         and colon.end_point.row == row
         and not snapshot.source[colon.end_byte : byte].strip()
     )
-    unit = detect_indent_unit(snapshot, row)
+    unit = detect_indent_unit(snapshot, prev or node)
     ws = _leading_ws(before)
 
     empty_body = False
@@ -332,6 +381,10 @@ def analyze_cursor(snapshot: Snapshot, offset: int) -> CursorInfo:
     indent = _leading_ws(line)
     if after_block_opener and colon is not None:
         indent = _opener_indent(snapshot, colon) + unit
+    elif blank_line and in_brackets:
+        # A continuation line: line up with the previous line inside the brackets.
+        above = prev_any.start_point.row if prev_any is not None else row
+        indent = _leading_ws(snapshot.line(above)) if above < row else ws
     elif blank_line:
         if colon is not None and colon.end_point.row < row:
             body = _body_after(colon)
@@ -375,6 +428,8 @@ def analyze_cursor(snapshot: Snapshot, offset: int) -> CursorInfo:
         kind, reason = CompletionKind.NONE, "text to the right a suggestion would break"
     elif after_block_opener:
         kind, reason = CompletionKind.MULTI_LINE, "after a block opener"
+    elif blank_line and in_brackets:
+        kind, reason = CompletionKind.SINGLE_LINE, "blank line inside brackets"
     elif empty_body:
         kind, reason = CompletionKind.MULTI_LINE, "empty block body"
     elif blank_line_in_block:
@@ -398,6 +453,7 @@ def analyze_cursor(snapshot: Snapshot, offset: int) -> CursorInfo:
         mid_token=mid_token,
         in_arguments=in_arguments,
         in_parameters=in_parameters,
+        in_brackets=in_brackets,
         after_block_opener=after_block_opener,
         empty_body=empty_body,
         blank_line_in_block=blank_line_in_block,
