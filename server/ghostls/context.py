@@ -28,7 +28,7 @@ from ghostls.documents import Snapshot
 from ghostls.engine.types import ContextChunk, PromptParts
 from ghostls.syntax.cursor import CursorInfo, analyze_cursor
 from ghostls.syntax.scopes import enclosing_scope_nodes, header_text
-from ghostls.syntax.symbols import Definition, module_imports, referenced_names, resolve
+from ghostls.syntax.symbols import Definition, module_imports, referenced_uses, resolve
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ CHARS_PER_TOKEN = 3.5
 # Names that resolve to many unrelated definitions, or are never worth a chunk.
 _UNHELPFUL_NAMES = frozenset({"self", "cls", "__init__", "super", "object"})
 MAX_DEFINITIONS_PER_NAME = 2
+_BARE_KINDS = frozenset({"function", "class", "variable"})
+_ATTRIBUTE_KINDS = frozenset({"method", "function"})
+_METHOD = frozenset({"method"})
 
 
 def estimate_tokens(text: str) -> int:
@@ -242,11 +245,12 @@ def _choose_extras(
 ) -> tuple[list[_Pick], list[str], list[str]]:
     room = budget.extra_budget
     uri = snapshot.uri
-    names = [
-        n
-        for n in referenced_names(snapshot, offset, budget.reference_window_lines)
-        if n not in _UNHELPFUL_NAMES
+    uses = [
+        use
+        for use in referenced_uses(snapshot, offset, budget.reference_window_lines)
+        if use.name not in _UNHELPFUL_NAMES
     ]
+    names = list(dict.fromkeys(use.name for use in uses))
     candidates: list[_Pick] = []
     rank = 0
 
@@ -271,8 +275,7 @@ def _choose_extras(
     import_lines = [
         imp
         for imp in module_imports(snapshot)
-        if imp.top_level
-        and not (visible_rows[0] <= imp.start_row < visible_rows[1])
+        if not (visible_rows[0] <= imp.start_row < visible_rows[1])
         and (wanted.intersection(imp.names) or "*" in imp.names)
     ]
     if import_lines:
@@ -281,33 +284,43 @@ def _choose_extras(
         rank += 1
 
     # 3. Definitions of those names: this file (out of view) first, then other open files.
+    # A bare name means a function, class or variable; `obj.name` a method (the enclosing
+    # class's own first) or a function of an imported module.
     sources = [snapshot, *[o for o in others if o.uri != uri]]
-    per_name: dict[str, int] = {}
-    skipped: list[str] = []
+    owner = _enclosing_class_header(snapshot, offset)
+    by_name: dict[str, list[Definition]] = {}
     for name, definition in resolve(names, sources):
-        if _visible(definition, uri, visible_rows):
-            continue
-        if per_name.get(name, 0) >= MAX_DEFINITIONS_PER_NAME:
-            skipped.append(f"{definition.qualname}: more definitions of {name!r}")
-            continue
-        per_name[name] = per_name.get(name, 0) + 1
-        body = definition.member_text or definition.text
-        text = _cut(body, budget.max_chunk_tokens, counter)
-        if not text:
-            continue
-        group = definition.owner_header
-        candidates.append(
-            _Pick(
-                definition.uri,
-                definition.start_byte,
-                text,
-                counter.text(group + text),
-                f"{definition.kind} {definition.qualname}",
-                rank,
-                group=group,
+        by_name.setdefault(name, []).append(definition)
+    skipped: list[str] = []
+    for use in uses:
+        kinds = _METHOD if use.on_self else _ATTRIBUTE_KINDS if use.attribute else _BARE_KINDS
+        found = [d for d in by_name.get(use.name, ()) if d.kind in kinds]
+        found.sort(key=lambda d: not (d.uri == uri and d.owner_header == owner and owner))
+        shown = 0
+        for definition in found:
+            if _visible(definition, uri, visible_rows):
+                continue
+            if shown >= MAX_DEFINITIONS_PER_NAME:
+                skipped.append(f"{definition.qualname}: more definitions of {use.name!r}")
+                continue
+            body = definition.member_text or definition.text
+            text = _cut(body, budget.max_chunk_tokens, counter)
+            if not text:
+                continue
+            shown += 1
+            group = definition.owner_header
+            candidates.append(
+                _Pick(
+                    definition.uri,
+                    definition.start_byte,
+                    text,
+                    counter.text(group + text),
+                    f"{definition.kind} {definition.qualname}",
+                    rank,
+                    group=group,
+                )
             )
-        )
-        rank += 1
+            rank += 1
 
     picks: list[_Pick] = []
     seen: set[tuple[str, int]] = set()
@@ -325,6 +338,13 @@ def _choose_extras(
         picks.append(pick)
         used += pick.tokens
     return picks, names, skipped
+
+
+def _enclosing_class_header(snapshot: Snapshot, offset: int) -> str:
+    for node in reversed(enclosing_scope_nodes(snapshot, offset)):
+        if node.type == "class_definition":
+            return header_text(node, snapshot.source)
+    return ""
 
 
 def _indented_header(snapshot: Snapshot, node: tree_sitter.Node) -> str:

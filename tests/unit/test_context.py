@@ -203,3 +203,17 @@ def test_tiny_budget_still_returns_the_current_line() -> None:
     built = build_context(snap, offset, budget=ContextBudget(max_tokens=20))
     assert built.prompt.prefix.endswith(snap.line(440)[:12])
     assert built.prompt.extra == ()
+
+
+def test_self_attribute_brings_the_method_of_the_enclosing_class() -> None:
+    text = stdlib_text("textwrap.py")
+    snap = DocumentStore().open("file:///lib/textwrap.py", text, 1)
+    anchor = 'return "\\n".join(self.wrap(text))'
+    offset = text.index(anchor) + len(anchor)
+    built = build_context(snap, offset, budget=ContextBudget(max_tokens=300, suffix_tokens=20))
+    assert built.debug["prefix_rows"][0] > 347  # `def wrap(self, text):` is out of view
+    (chunk,) = built.prompt.extra
+    assert chunk.text.startswith("class TextWrapper:\n")
+    assert "\n    def wrap(self, text):\n" in chunk.text
+    assert "def wrap(text, width=70" not in chunk.text  # self.wrap is not the module function
+    assert "method TextWrapper.wrap" in [c["label"] for c in built.debug["chunks"]]

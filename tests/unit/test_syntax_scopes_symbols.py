@@ -162,8 +162,8 @@ def test_referenced_names_are_nearest_first_without_the_word_being_typed() -> No
     names = referenced_names(snap, offset, window=20)
     assert "_lead" not in names
     assert names.index("indents") < names.index("_whitespace_only_re") < names.index("margin")
-    assert "dedent" in names  # the def header, within 20 lines above
-    assert "dedent" not in referenced_names(snap, offset, window=10)
+    assert "_whitespace" not in names  # used 20+ lines above only
+    assert "dedent" not in names  # the def's own name is a definition, not a use
 
 
 def test_resolve_prefers_the_first_snapshot_and_keeps_name_order() -> None:

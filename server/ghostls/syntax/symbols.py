@@ -25,7 +25,14 @@ IMPORTS_QUERY = """
 (import_from_statement) @import
 (future_import_statement) @import
 """
-IDENTIFIERS_QUERY = "(identifier) @name"
+IDENTIFIERS_QUERY = """
+(identifier) @name
+(attribute attribute: (identifier) @attr)
+(attribute object: (identifier) @receiver attribute: (identifier) @member
+  (#any-of? @receiver "self" "cls"))
+(function_definition name: (identifier) @defined)
+(class_definition name: (identifier) @defined)
+"""
 
 # module > try > else_clause > block > import: deeper imports (inside defs) are local ones.
 IMPORT_DEPTH = 4
@@ -479,11 +486,18 @@ def find_definitions(snapshot: Snapshot, names: Iterable[str]) -> dict[str, list
     return found
 
 
-def referenced_names(snapshot: Snapshot, offset: int, window: int = 40) -> list[str]:
-    """Identifiers used within ``window`` lines above (and a few below) the cursor.
+class NameUse(NamedTuple):
+    name: str
+    attribute: bool  # used as `obj.name` (a method or a module's function), not bare
+    on_self: bool = False  # used as `self.name` / `cls.name`: a method of this class
 
-    Nearest first. The identifier being typed at the cursor is left out: it changes with every
-    keystroke and is not a reference yet.
+
+def referenced_uses(snapshot: Snapshot, offset: int, window: int = 40) -> list[NameUse]:
+    """Identifiers used within ``window`` lines above (and a few below) the cursor, each
+    with whether it was used as an attribute; nearest first.
+
+    The identifier being typed at the cursor is left out: it changes with every keystroke and
+    is not a reference yet.
     """
     offset = max(0, min(offset, len(snapshot.text)))
     row = bisect.bisect_right(snapshot.line_offsets, offset) - 1
@@ -497,22 +511,31 @@ def referenced_names(snapshot: Snapshot, offset: int, window: int = 40) -> list[
     )
     end = snapshot.byte_at(end_offset)
     cursor_byte = snapshot.byte_at(offset)
-    nodes = captures(IDENTIFIERS_QUERY, snapshot.tree.root_node, (start, end)).get("name", [])
+    found = captures(IDENTIFIERS_QUERY, snapshot.tree.root_node, (start, end))
+    attributes = {node.start_byte for node in found.get("attr", [])}
+    members = {node.start_byte for node in found.get("member", [])}
+    defined = {node.start_byte for node in found.get("defined", [])}  # names, not uses
     source = snapshot.source
-    distance: dict[str, int] = {}
-    for node in nodes:
-        if node.start_byte <= cursor_byte <= node.end_byte:
+    distance: dict[NameUse, int] = {}
+    for node in found.get("name", []):
+        if node.start_byte <= cursor_byte <= node.end_byte or node.start_byte in defined:
             continue
-        name = node_text(node, source)
+        at = node.start_byte
+        use = NameUse(node_text(node, source), at in attributes, at in members)
         gap = (
             cursor_byte - node.end_byte
             if node.end_byte <= cursor_byte
             # Code below the cursor matters less than code above it.
             else 2 * (node.start_byte - cursor_byte)
         )
-        if name not in distance or gap < distance[name]:
-            distance[name] = gap
-    return sorted(distance, key=lambda name: distance[name])
+        if use not in distance or gap < distance[use]:
+            distance[use] = gap
+    return sorted(distance, key=lambda use: distance[use])
+
+
+def referenced_names(snapshot: Snapshot, offset: int, window: int = 40) -> list[str]:
+    """The names of :func:`referenced_uses`, nearest first, each once."""
+    return list(dict.fromkeys(use.name for use in referenced_uses(snapshot, offset, window)))
 
 
 def resolve(names: Sequence[str], snapshots: Sequence[Snapshot]) -> list[tuple[str, Definition]]:
