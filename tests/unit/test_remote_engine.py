@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ghostls.engine.remote import RemoteEngine, sse_events
+from ghostls.engine.remote import SSE_DONE, RemoteEngine, sse_events
 from ghostls.engine.remote_health import Backoff
 from ghostls.engine.remote_llama_server import LlamaServerInfillApi
 from ghostls.engine.remote_openai import OpenAICompletionsApi
@@ -448,4 +448,4 @@ async def test_sse_parser_handles_comments_and_multiline_data() -> None:
     raw = b': ping\n\ndata: {"a":\ndata: 1}\n\nevent: x\ndata: [DONE]\n\ndata: {"b": 2}\n\n'
     response = httpx.Response(200, content=raw)
     events = [e async for e in sse_events(response)]
-    assert events == [{"a": 1}]
+    assert events == [{"a": 1}, SSE_DONE]

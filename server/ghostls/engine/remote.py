@@ -112,8 +112,11 @@ class _Collector:
         return True
 
 
+SSE_DONE: dict[str, Any] = {"[DONE]": True}  # yielded (once) for the end-of-stream marker
+
+
 async def sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    """JSON objects from a server-sent-event stream, until ``[DONE]`` or the end."""
+    """JSON objects from a server-sent-event stream; ``SSE_DONE`` for ``[DONE]``."""
     data_lines: list[str] = []
     done = False
     async for line in response.aiter_lines():
@@ -129,6 +132,7 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
         data, data_lines = "\n".join(data_lines), []
         if data.strip() == "[DONE]":
             done = True
+            yield SSE_DONE
             continue
         yield _parse_json(data)
     if data_lines and not done:
@@ -288,12 +292,28 @@ class RemoteEngine:
         except Exception as exc:
             self._failed(exc)
         else:
+            await self._learn_context_size()
             self._succeeded()
 
+    async def _learn_context_size(self) -> None:
+        """llama.cpp's server tells its context size (GET /props); others keep the setting."""
+        with contextlib.suppress(Exception):
+            response = await self._http().get(
+                "/props", headers=self._headers(), timeout=PROBE_TIMEOUT_S
+            )
+            if response.status_code == 200:
+                props = response.json()
+                settings = props.get("default_generation_settings") or {}
+                n_ctx = settings.get("n_ctx", props.get("n_ctx"))
+                if isinstance(n_ctx, int) and n_ctx > 0:
+                    self.context_size = n_ctx
+                    if hasattr(self.api, "context_tokens"):
+                        self.api.context_tokens = n_ctx
+
     async def _check_health(self) -> None:
-        response = await self._http().get(
-            self.api.health_path, headers=self._headers(), timeout=PROBE_TIMEOUT_S
-        )
+        # The full timeout: some servers (llama-cpp-python) answer their model list only
+        # between generations, so a busy server is slow here without being down.
+        response = await self._http().get(self.api.health_path, headers=self._headers())
         if response.status_code >= 400:
             raise describe_http_error(response, self.url, self.api.health_path)
         if self.api.health_path == "/v1/models" and not self.model:
@@ -317,7 +337,8 @@ class RemoteEngine:
         body = self.api.generation_body(
             request, model=self.model, forced="", top_k=0, budget_ms=2000
         )
-        await asyncio.wait_for(self._stream(body, _Collector(request)), 2 * PROBE_TIMEOUT_S)
+        limit = max(2 * PROBE_TIMEOUT_S, self.timeout_ms / 1000)
+        await asyncio.wait_for(self._stream(body, _Collector(request)), limit)
 
     def _start_probe(self) -> None:
         if self._closed or (self._probe_task is not None and not self._probe_task.done()):
@@ -390,7 +411,10 @@ class RemoteEngine:
         body = self.api.generation_body(
             request, model=self.model, forced=forced, top_k=top_k, budget_ms=budget_ms
         )
-        task = asyncio.ensure_future(self._stream(body, collector))
+        # Waiting for tokens is bounded by the budget (we cut there), so a read timeout
+        # shorter than the budget would only turn a slow first token into an "error".
+        read_s = max(self.timeout_ms, budget_ms) / 1000 + 0.5
+        task = asyncio.ensure_future(self._stream(body, collector, read_s))
         reason: str | None = None
         try:
             while True:
@@ -445,21 +469,48 @@ class RemoteEngine:
                 )
             )
 
-    async def _stream(self, body: dict[str, Any], collector: _Collector) -> None:
+    async def _stream(
+        self, body: dict[str, Any], collector: _Collector, read_s: float | None = None
+    ) -> None:
+        try:
+            await self._stream_once(body, collector, read_s)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            if collector.headers_at is not None:
+                raise
+            # Nothing came back: most likely a kept-alive connection the server had closed
+            # meanwhile. One more try, on a new connection.
+            await self._stream_once(body, collector, read_s)
+
+    async def _stream_once(
+        self, body: dict[str, Any], collector: _Collector, read_s: float | None
+    ) -> None:
         client = self._http()
         path = self.api.generate_path
         self.requests_sent += 1
         log.debug("POST %s%s (%d-character prompt)", self.url, path, _prompt_size(body))
-        async with client.stream("POST", path, json=body, headers=self._headers()) as response:
+        seconds = self.timeout_ms / 1000
+        timeout = httpx.Timeout(seconds, read=max(seconds, read_s or 0.0))
+        async with client.stream(
+            "POST", path, json=body, headers=self._headers(), timeout=timeout
+        ) as response:
             collector.headers_at = time.perf_counter()
             if response.status_code >= 400:
                 await response.aread()
                 raise describe_http_error(response, self.url, path)
+            done = False
             async for event in sse_events(response):
-                if collector.server_finished:
+                if event is SSE_DONE:
+                    done = True
+                elif collector.server_finished:
                     continue  # read to the end, so the connection stays open for reuse
-                if collector.add(self.api.parse_event(event)) and not collector.server_finished:
+                elif collector.add(self.api.parse_event(event)) and not collector.server_finished:
                     return  # we stop early: closing the stream makes the server stop too
+            if not done and not collector.server_finished:
+                # llama-cpp-python, failing mid-request, just ends the stream.
+                raise MalformedReply(
+                    "the inference server ended its reply before finishing "
+                    "(it may have failed on this request: see its log)"
+                )
 
     @staticmethod
     def _stats(collector: _Collector, started: float) -> GenerationStats:
