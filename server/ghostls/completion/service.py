@@ -11,6 +11,7 @@ be open at the same version, or the answer is empty too - never stale text.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -47,6 +48,7 @@ SERVICE_KEY = "completion"
 # Benchmarks switch steps off with e.g. GHOSTLS_COMPLETION_DISABLE=suffix_resume,syntax_check.
 DISABLE_ENV = "GHOSTLS_COMPLETION_DISABLE"
 BUDGET_ENV = "GHOSTLS_CONTEXT_BUDGET"
+EXTRA_ENV = "GHOSTLS_CONTEXT_EXTRA"  # "0": no extra chunks (benchmark ablation)
 DEFAULT_CONTEXT_BUDGET = 1500  # prompt tokens; the first request in a file pays for all of them
 
 
@@ -75,6 +77,8 @@ class _Request:
     notes: list[str] = field(default_factory=list)
     engine: dict[str, Any] = field(default_factory=dict)
     latency_ms: float = 0.0
+    raw: str = ""  # the model's text before post-processing (benchmarks, bug reports)
+    text: str = ""  # what was shown
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +91,8 @@ class _Request:
             "notes": list(self.notes),
             "engine": dict(self.engine),
             "latency_ms": round(self.latency_ms, 2),
+            "raw": self.raw,
+            "text": self.text,
         }
 
 
@@ -111,7 +117,7 @@ class CompletionService:
         self._ids = itertools.count(1)
         self._latest: dict[str, str] = {}  # uri -> id of the newest request
         self._running: dict[str, CancelToken] = {}
-        self.recent: deque[dict[str, Any]] = deque(maxlen=64)
+        self.recent: deque[dict[str, Any]] = deque(maxlen=512)
         self.latencies: deque[float] = deque(maxlen=2000)
         self.shown_items: dict[str, int] = {}  # item id -> suggestion length (for feedback)
         self.totals: dict[str, float] = {
@@ -164,15 +170,16 @@ class CompletionService:
             suggestion = None
         except asyncio.CancelledError:
             request.outcome = "cancelled"
+            self._close(request)
             raise
-        finally:
-            request.latency_ms = (time.perf_counter() - request.started) * 1000
-            self.recent.append(request.as_dict())
         if suggestion is None:
             if request.outcome == "pending":
                 request.outcome = "empty"
+            self._close(request)
             return None
         request.outcome = "shown"
+        request.text = suggestion.text
+        self._close(request)
         self.latencies.append(request.latency_ms)
         counters.last_latency_ms = round(request.latency_ms, 2)
         counters.completions_shown += 1
@@ -182,6 +189,10 @@ class CompletionService:
         if len(self.shown_items) > 512:
             self.shown_items.pop(next(iter(self.shown_items)))
         return suggestion
+
+    def _close(self, request: _Request) -> None:
+        request.latency_ms = (time.perf_counter() - request.started) * 1000
+        self.recent.append(request.as_dict())
 
     def _check_current(self, request: _Request, snapshot: Snapshot) -> None:
         if self._latest.get(request.uri) != request.id:
@@ -261,9 +272,10 @@ class CompletionService:
         if info is not None:
             budget = min(budget, max(256, info.context_size - max_tokens - 32))
         others = [s for s in self.server.documents if s.uri != snapshot.uri]
-        built = build_context(
-            snapshot, offset, others, ContextBudget(max_tokens=budget), count_tokens
-        )
+        context_budget = ContextBudget(max_tokens=budget)
+        if os.environ.get(EXTRA_ENV) == "0":
+            context_budget = dataclasses.replace(context_budget, extra_tokens=0)
+        built = build_context(snapshot, offset, others, context_budget, count_tokens)
         return built.prompt
 
     async def _answer(
@@ -281,6 +293,7 @@ class CompletionService:
         if cached is not None:
             self.totals["lru_hits"] += 1
             request.source = "lru"
+            request.raw = cached.text
             return cached
         settings = self.server.settings.completion
         generation = GenerationRequest(
@@ -310,6 +323,7 @@ class CompletionService:
             return None
         request.source = "model"
         answer = _Answer(result.text, result.stop_reason)
+        request.raw = result.text
         if result.stop_reason in ("stop", "length"):
             self.answers.put(key, answer)
         return answer
@@ -370,7 +384,7 @@ class CompletionService:
         if accepted:
             self.totals["accepted_chars"] += accepted_length if accepted_length else length
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, recent: int = 16) -> dict[str, Any]:
         from ghostls.bench.report import percentile
 
         latencies = list(self.latencies)
@@ -387,7 +401,7 @@ class CompletionService:
             if shown
             else 0.0,
             "totals": dict(self.totals),
-            "recent": list(self.recent)[-16:],
+            "recent": list(self.recent)[-recent:] if recent > 0 else [],
         }
 
 

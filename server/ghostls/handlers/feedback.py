@@ -48,14 +48,19 @@ def accept_command(ls: GhostServer, *args: Any) -> None:
 
 
 def stats(ls: GhostServer, params: Any = None) -> dict[str, Any]:
-    """Counters, completion statistics and engine state (the "show stats" command)."""
+    """Counters, completion statistics and engine state (the "show stats" command).
+
+    ``params`` may ask for more of the recent request records: ``{"recent": 200}``.
+    """
     result: dict[str, Any] = dataclasses.asdict(ls.counters)
     describe = ls.services.get("describe_engine")
     result["engine"] = describe() if callable(describe) else {"state": "not available"}
-    result["completion"] = completion_service(ls).describe()
+    recent = _field(params, "recent") if params is not None else None
+    count = recent if isinstance(recent, int) and not isinstance(recent, bool) else 16
+    result["completion"] = completion_service(ls).describe(max(0, min(count, 512)))
     return result
 
 
 def stats_command(ls: GhostServer, *args: Any) -> dict[str, Any]:
-    """workspace/executeCommand ghostls.stats."""
-    return stats(ls)
+    """workspace/executeCommand ghostls.stats (optional argument ``{"recent": n}``)."""
+    return stats(ls, args[0] if args else None)
