@@ -37,6 +37,8 @@ class GhostlsClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private status: ServerStatus = { state: 'starting' };
   private lastLatencyMs: number | undefined;
+  private loadingSince = 0;
+  private loadingTimer: ReturnType<typeof setInterval> | undefined;
   private stopping = false;
   private readonly restartPolicy = new RestartPolicy();
   private readonly output: vscode.LogOutputChannel;
@@ -87,6 +89,9 @@ class GhostlsClient implements vscode.Disposable {
   }
 
   dispose(): void {
+    if (this.loadingTimer !== undefined) {
+      clearInterval(this.loadingTimer);
+    }
     void this.stop();
     for (const d of this.disposables) {
       d.dispose();
@@ -111,12 +116,22 @@ class GhostlsClient implements vscode.Disposable {
   }
 
   private setStatus(status: ServerStatus): void {
+    const wasLoading = this.status.state === 'loading';
     this.status = status;
+    if (status.state === 'loading' && !wasLoading) {
+      this.loadingSince = Date.now();
+      // Tick once a second so the user sees the load is still going.
+      this.loadingTimer ??= setInterval(() => this.render(), 1000);
+    } else if (status.state !== 'loading' && this.loadingTimer !== undefined) {
+      clearInterval(this.loadingTimer);
+      this.loadingTimer = undefined;
+    }
     this.render();
   }
 
   private render(): void {
-    const view = describeStatus(this.status, this.lastLatencyMs, this.completionsEnabled());
+    const loadingFor = this.status.state === 'loading' ? Date.now() - this.loadingSince : undefined;
+    const view = describeStatus(this.status, this.lastLatencyMs, this.completionsEnabled(), loadingFor);
     this.statusItem.text = view.text;
     this.statusItem.tooltip = view.tooltip;
     this.statusItem.backgroundColor =
@@ -154,6 +169,7 @@ class GhostlsClient implements vscode.Disposable {
     });
     if (!resolution.ok) {
       this.output.appendLine(resolution.message);
+      this.output.appendLine(`ghostls.server.command: ${JSON.stringify(config.inspect('server.command'))}`);
       this.setStatus({ state: 'not-found', message: resolution.message });
       void vscode.window.showErrorMessage(`ghostls: ${resolution.message}`, 'Open Settings').then((choice) => {
         if (choice === 'Open Settings') {
@@ -317,8 +333,10 @@ class GhostlsClient implements vscode.Disposable {
     }
     try {
       const stats = await client.sendRequest(STATS_REQUEST, {});
-      this.output.appendLine(`stats: ${JSON.stringify(stats, null, 2)}`);
       const lines = formatStats(stats, this.lastLatencyMs);
+      this.output.info(`stats: ${lines.join(' | ')}`);
+      // The whole reply (recent requests, timings) at debug level: "Set Log Level" shows it.
+      this.output.debug(`stats: ${JSON.stringify(stats)}`);
       const choice = await vscode.window.showInformationMessage(`ghostls stats: ${lines.join(' | ')}`, 'Show Log');
       if (choice === 'Show Log') {
         this.output.show(true);

@@ -47,10 +47,16 @@ function percent(progress: number | undefined): string {
   return ` ${Math.max(0, Math.min(100, Math.round(value)))}%`;
 }
 
+function seconds(ms: number | undefined): string {
+  return ms === undefined || ms < 1000 ? '' : ` ${Math.floor(ms / 1000)}s`;
+}
+
 export function describeStatus(
   status: ServerStatus,
   lastLatencyMs: number | undefined,
   completionsEnabled: boolean,
+  /** How long the model has been loading, shown when the server sends no percentage. */
+  loadingForMs?: number,
 ): StatusView {
   const details: string[] = [];
   if (status.message) {
@@ -75,7 +81,11 @@ export function describeStatus(
     case 'starting':
       return { text: '$(sync~spin) ghostls: starting', tooltip, severity: 'none' };
     case 'loading':
-      return { text: `$(sync~spin) ghostls: loading model${percent(status.progress)}`, tooltip, severity: 'none' };
+      return {
+        text: `$(sync~spin) ghostls: loading model${percent(status.progress) || seconds(loadingForMs)}`,
+        tooltip,
+        severity: 'none',
+      };
     case 'ready': {
       const latency = lastLatencyMs === undefined ? '' : ` ${Math.round(lastLatencyMs)} ms`;
       return { text: `$(check) ghostls: ready${latency}${off}`, tooltip, severity: 'none' };

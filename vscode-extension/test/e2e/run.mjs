@@ -210,6 +210,10 @@ async function check(name, page, body) {
     results.push({ name, ok: false, error });
     log(`not ok - ${name}: ${error?.stack ?? error}`);
     const shot = path.join(artifacts, `failed-${name.replace(/[^a-z0-9]+/gi, '-')}.png`);
+    const html = await page?.content().catch(() => '');
+    if (html) {
+      fs.writeFileSync(shot.replace(/\.png$/, '.html'), html);
+    }
     await page?.screenshot({ path: shot }).catch(() => undefined);
     log(`  screenshot: ${shot}`);
   }
@@ -416,6 +420,17 @@ async function main() {
         throw new Error('ghost text is empty');
       }
       await page.screenshot({ path: path.join(artifacts, 'ghost-text.png') });
+      // Ctrl+Right takes the next word only: the rest stays on screen as ghost text.
+      let rest = shown;
+      if (/\w.*\W+\w/.test(shown.first.trim())) {
+        await page.keyboard.press('Control+ArrowRight');
+        await page.waitForTimeout(300);
+        rest = await readGhostText(editor);
+        log(`  after Ctrl+Right, ghost text left: ${JSON.stringify(rest.first)}`);
+        if (!(rest.first.length > 0 && rest.first.length < shown.first.length && shown.first.endsWith(rest.first))) {
+          throw new Error(`Ctrl+Right did not accept one word of ${JSON.stringify(shown.first)} (left ${JSON.stringify(rest.first)})`);
+        }
+      }
       await page.keyboard.press('Tab');
       await ghostTextLocator(editor).first().waitFor({ state: 'detached', timeout: 10000 });
       await page.keyboard.press('Control+s');
@@ -442,6 +457,40 @@ async function main() {
       if (!match || Number(match[1]) < 1) {
         throw new Error(`stats do not count the acceptance: ${text}`);
       }
+    });
+
+    await check('ghostls: Toggle Completions turns completions off and on', page, async () => {
+      await page.keyboard.press('Escape');
+      await runCommand(page, 'ghostls: Toggle Completions');
+      await page.locator('.statusbar-item', { hasText: /ghostls: ready.*completions off/ }).waitFor({ timeout: 10000 });
+      const settings = JSON.parse(fs.readFileSync(path.join(dirs.userData, 'User', 'settings.json'), 'utf8'));
+      if (settings['ghostls.completion.enable'] !== false) {
+        throw new Error(`ghostls.completion.enable is ${settings['ghostls.completion.enable']} in the user settings`);
+      }
+      await runCommand(page, 'ghostls: Toggle Completions');
+      await page
+        .locator('.statusbar-item', { hasText: /ghostls: ready/ })
+        .filter({ hasNotText: /completions off/ })
+        .waitFor({ timeout: 10000 });
+    });
+
+    await check('ghostls: Show Server Log opens the ghostls output', page, async () => {
+      await runCommand(page, 'ghostls: Show Server Log');
+      // The Output panel, showing the ghostls channel (its entries carry [info] / [error] levels).
+      const channel = page.locator('.part.panel .monaco-editor[data-uri^="output:"][data-uri$="ghostls"]');
+      await channel.waitFor({ timeout: 10000 });
+      await channel.locator('.view-lines', { hasText: /\[info\]/ }).waitFor({ timeout: 10000 });
+      await page.keyboard.press('Control+j'); // close the panel again
+    });
+
+    await check('ghostls: Restart Server starts a new server that becomes ready', page, async () => {
+      await runCommand(page, 'ghostls: Restart Server');
+      await page.locator('.statusbar-item', { hasText: /ghostls: (stopped|starting|loading)/ }).waitFor({ timeout: 15000 });
+      await page.locator('.statusbar-item', { hasText: /ghostls: ready/ }).waitFor({ timeout: 180000 });
+      // The new server has its own counters: nothing accepted yet.
+      await runCommand(page, 'ghostls: Show Stats');
+      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /ghostls stats.*accepted 0/ });
+      await toast.waitFor({ timeout: 15000 });
     });
   } finally {
     await browser?.close().catch(() => undefined);

@@ -28,6 +28,9 @@ test('loading shows progress when the server sends it', () => {
   assert.match(describeStatus({ state: 'loading', progress: 0.42 }, undefined, true).text, /loading model 42%/);
   assert.match(describeStatus({ state: 'loading', progress: 80 }, undefined, true).text, /80%/);
   assert.doesNotMatch(describeStatus({ state: 'loading' }, undefined, true).text, /%/);
+  // Without a percentage, the time spent loading so far.
+  assert.match(describeStatus({ state: 'loading' }, undefined, true, 7400).text, /loading model 7s$/);
+  assert.match(describeStatus({ state: 'loading', progress: 0.5 }, undefined, true, 7400).text, /loading model 50%$/);
 });
 
 test('ready shows the last latency and whether completions are off', () => {
