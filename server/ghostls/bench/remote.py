@@ -66,6 +66,7 @@ class InferenceServer:
         log_path: Path | None = None,
         n_ctx: int = 2048,
         parallel: int = 1,
+        n_batch: int = 512,
         extra_args: tuple[str, ...] = (),
     ) -> None:
         if kind not in SERVER_KINDS:
@@ -77,6 +78,7 @@ class InferenceServer:
         self.log_path = log_path
         self.n_ctx = n_ctx
         self.parallel = parallel
+        self.n_batch = n_batch
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -120,6 +122,7 @@ class InferenceServer:
             str(self.port),
             str(self.n_ctx * self.parallel),
             str(self.parallel),
+            str(self.n_batch),
             self.api_key,
         ]
 
@@ -180,15 +183,19 @@ class InferenceServer:
         self.stop()
 
 
-def _serve_llama_cpp(model: str, port: int, n_ctx: int, parallel: int, api_key: str) -> None:
+def _serve_llama_cpp(
+    model: str, port: int, n_ctx: int, parallel: int, n_batch: int, api_key: str
+) -> None:
     """llama.cpp's C++ HTTP server in this process (xllamacpp), until SIGTERM."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = model
     params.n_ctx = n_ctx
-    # llama.cpp gives /infill's input_extra only the room left by n_batch: keep it < n_ctx.
-    params.n_batch = 512
+    # llama.cpp gives /infill's input_extra only the room n_batch leaves in the context
+    # (n_ctx - n_batch - 2 * n_predict): keep it well below n_ctx.
+    params.n_batch = n_batch
+    params.n_ubatch = n_batch
     params.n_parallel = parallel
     params.port = port
     params.hostnames = ["127.0.0.1"]
@@ -374,7 +381,8 @@ async def _main(args: argparse.Namespace) -> int:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--serve-llama-cpp"]:
         model, port, n_ctx, parallel = argv[1], int(argv[2]), int(argv[3]), int(argv[4])
-        _serve_llama_cpp(model, port, n_ctx, parallel, argv[5] if len(argv) > 5 else "")
+        n_batch, key = int(argv[5]), argv[6] if len(argv) > 6 else ""
+        _serve_llama_cpp(model, port, n_ctx, parallel, n_batch, key)
         return 0
     parser = argparse.ArgumentParser(prog="python -m ghostls.bench remote")
     parser.add_argument("--n", type=int, default=8, help="single-line tasks")
