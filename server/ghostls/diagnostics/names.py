@@ -74,8 +74,10 @@ class _RecordingChecker(checker.Checker):
 class _Suggestions:
     """Closest visible name per (scope stack, name), computed once per file."""
 
-    def __init__(self, builtins: frozenset[str]) -> None:
+    def __init__(self, builtins: frozenset[str], text: str) -> None:
         self.builtins = builtins
+        self.text = text
+        self._words: frozenset[str] | None = None
         self._names: dict[tuple[int, ...], frozenset[str]] = {}
         self._fixes: dict[tuple[tuple[int, ...], str], str | None] = {}
 
@@ -95,7 +97,11 @@ class _Suggestions:
     def closest(self, scopes: tuple[Any, ...], name: str) -> str | None:
         key = (tuple(id(s) for s in scopes), name)
         if key not in self._fixes:
-            self._fixes[key] = quickfixes.closest(name, self.visible(scopes))
+            visible = self.visible(scopes)
+            if self._words is None:
+                self._words = frozenset(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", self.text))
+            rivals = [w for w in self._words if w not in visible]
+            self._fixes[key] = quickfixes.closest(name, visible, rivals)
         return self._fixes[key]
 
 
@@ -103,7 +109,7 @@ def check_names(
     module: ast.Module, text: str, index: LineIndex, filename: str = "<buffer>"
 ) -> list[Problem]:
     recorder = _RecordingChecker(module, filename)
-    suggestions = _Suggestions(frozenset(recorder.builtIns))
+    suggestions = _Suggestions(frozenset(recorder.builtIns), text)
     problems: list[Problem] = []
     for found in recorder.found:
         problem = _to_problem(found, text, index, filename, suggestions)

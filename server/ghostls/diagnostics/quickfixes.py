@@ -124,9 +124,15 @@ def max_typo_distance(name: str) -> int:
     return 1 if len(name) <= 5 else 2
 
 
-def closest(name: str, candidates: Iterable[str]) -> str | None:
-    """The single candidate nearest to ``name`` within the typo distance; None if tied/far."""
-    limit = max_typo_distance(name)
+def closest(
+    name: str, candidates: Iterable[str], rivals: Iterable[str] = (), limit: int | None = None
+) -> str | None:
+    """The single candidate nearest to ``name`` within the typo distance; None if tied/far.
+
+    ``rivals`` are other names the user may have meant (in the file but not in scope, such as
+    attributes): one as close as the best candidate makes the guess ambiguous.
+    """
+    limit = max_typo_distance(name) if limit is None else limit
     if limit == 0:
         return None
     size = len(name)
@@ -148,7 +154,22 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
             best.append(candidate)
     if len(best) != 1 or best_distance > limit:
         return None
+    others = [r for r in rivals if r != best[0]]
+    if others and _any_within(name, others, best_distance):
+        return None
     return best[0]
+
+
+def _any_within(name: str, names: list[str], distance: int) -> bool:
+    letters = set(name)
+    for other in names:
+        if other == name or abs(len(other) - len(name)) > distance:
+            continue
+        if len(letters ^ set(other)) > 2 * distance:
+            continue
+        if edit_distance(name, other, distance) <= distance:
+            return True
+    return False
 
 
 def replace_name(name: str, replacement: str, start: int, end: int) -> Fix:
