@@ -136,6 +136,14 @@ async def recent(client: LanguageClient) -> Any:
     return getattr(getattr(result, "completion", None), "recent", result)
 
 
+async def recent_engine(client: LanguageClient) -> dict[str, Any]:
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="ghostls.stats", arguments=[])
+    )
+    engine = result["engine"] if isinstance(result, dict) else result.engine
+    return dict(engine if isinstance(engine, dict) else engine._asdict())
+
+
 def _everything_sent(client: LanguageClient) -> str:
     shown = [m.message for m in client.messages] + [m.message for m in client.log_messages]
     return "\n".join(shown + [repr(s) for s in statuses(client)])
@@ -262,3 +270,22 @@ async def test_engine_candidates_and_score_degrade_cleanly(inference: InferenceS
 
 if sys.platform == "win32":  # pragma: no cover - signals differ
     pytestmark.append(pytest.mark.skip(reason="POSIX only"))
+
+
+async def test_fallback_to_local_while_the_remote_is_down(tmp_path: Path) -> None:
+    from ghostls.bench.remote import free_port
+
+    down = InferenceServer(ensure_embedded_model(), port=free_port())  # never started
+    settings = backend(down, fallbackToLocal=True)
+    async with ghostls(settings, tmp_path / "ghostls.log") as client:
+        await wait_state(client, "ready")
+        uri = open_document(client, str(tmp_path / "add.py"), ADD)
+        items: list[Any] = []
+        for _ in range(100):  # the local model loads once the remote has failed
+            items = await inline(client, uri, 2, len("    return "))
+            if items:
+                break
+            await asyncio.sleep(0.2)
+        assert items, f"no local suggestion: {await recent(client)}"
+        engine = await recent_engine(client)
+        assert engine["backend"] == "openai" and "using the local model" in (engine["error"] or "")

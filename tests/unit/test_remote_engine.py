@@ -449,3 +449,57 @@ async def test_sse_parser_handles_comments_and_multiline_data() -> None:
     response = httpx.Response(200, content=raw)
     events = [e async for e in sse_events(response)]
     assert events == [{"a": 1}, SSE_DONE]
+
+
+class _LocalStandIn:
+    """Stands in for the local engine (unit test of the remote engine's fallback logic)."""
+
+    def __init__(self) -> None:
+        self._state = EngineState.LOADING
+        self.generated = 0
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def info(self) -> None:
+        return None
+
+    @property
+    def error(self) -> None:
+        return None
+
+    async def start(self) -> None:
+        self._state = EngineState.READY
+
+    async def generate(self, request: GenerationRequest, cancel: Any = None) -> Any:
+        from ghostls.engine.types import GenerationResult
+
+        self.generated += 1
+        return GenerationResult(" local", stop_reason="stop")
+
+    async def score(self, prompt: PromptParts, continuation: str) -> float:
+        return 0.0
+
+    async def close(self) -> None:
+        self._state = EngineState.DISABLED
+
+
+async def test_fallback_serves_while_the_remote_is_down(double_factory: Any) -> None:
+    port = _free_port()
+    local = _LocalStandIn()
+    engine = _engine(f"http://127.0.0.1:{port}", fallback=local)
+    await engine.start()
+    assert engine.remote_state == EngineState.ERROR
+    assert engine.state == EngineState.READY  # completions go on, locally
+    assert engine.error is not None and "using the local model" in engine.error
+    assert await _eventually(lambda: local.state == EngineState.READY)  # loaded on failure
+    assert (await engine.generate(GenerationRequest(PARTS))).text == " local"
+    double = double_factory(openai_script([" remote"]), port=port)
+    assert await _eventually(lambda: engine.remote_state == EngineState.READY)
+    assert engine.error is None
+    assert (await engine.generate(GenerationRequest(PARTS))).text == " remote"
+    assert local.generated == 1 and double.requests
+    await engine.close()
+    assert local.state == EngineState.DISABLED
