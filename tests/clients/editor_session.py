@@ -163,3 +163,29 @@ def python_parses(text: str) -> str | None:
     except SyntaxError as exc:
         return f"{exc.msg} at line {exc.lineno}"
     return None
+
+
+@dataclass(frozen=True)
+class BrokenFile:
+    """A file with one syntax error (the colon missing after a signature), and the text on its
+    line that the fix must leave intact."""
+
+    name: str
+    text: str
+    line: int  # 0-based
+    keep: str
+
+
+def _broken(name: str, default: str) -> BrokenFile:
+    text = f"import os\n\n\ndef names(folder={default})\n    return sorted(os.listdir(folder))\n"
+    return BrokenFile(name, text, 3, f"def names(folder={default})")
+
+
+# The characters before the error make the position encodings differ: "é" is 1 code point and
+# 1 UTF-16 unit but 2 UTF-8 bytes; "🐍" is 1 code point, 2 UTF-16 units and 4 bytes. A position
+# in the wrong encoding misplaces the diagnostic or the fix's ':', and the code does not parse.
+BROKEN_FILES = {
+    "ascii": _broken("broken.py", '"snakes"'),
+    "accent": _broken("broken_accent.py", '"café"'),
+    "emoji": _broken("broken_emoji.py", '"🐍 snakes"'),
+}

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.clients.editor_session import (
+    BROKEN_FILES,
     CLIENTS,
     EditorRun,
     assert_server_exited_quietly,
@@ -24,15 +25,6 @@ from tests.clients.editor_session import (
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 DRIVER = CLIENTS / "emacs" / "driver.el"
-
-BROKEN = """\
-import os
-
-
-def names(folder)
-    return sorted(os.listdir(folder))
-"""
-BROKEN_LINE = 4  # 1-based, as Emacs counts: `def names(folder)` lacks its colon
 
 COMPLETE = """\
 def add(a, b):
@@ -52,6 +44,16 @@ def to_plist(value: Any) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return str(value)
+
+
+def steps(cases: list[str]) -> str:
+    return ",".join([f"diagnostics={BROKEN_FILES[c].name}" for c in cases] + ["completion"])
+
+
+def fix_result(run: EditorRun, case: str) -> dict[str, Any]:
+    """The diagnostics-and-fix step's results for one file (keys prefixed with its name)."""
+    prefix = BROKEN_FILES[case].name + "/"
+    return {k[len(prefix) :]: v for k, v in run.result.items() if k.startswith(prefix)}
 
 
 def run_emacs(
@@ -93,13 +95,14 @@ def test_emacs_and_eglot_present() -> None:
 def features(tmp_path_factory: pytest.TempPathFactory) -> EditorRun:
     """One Emacs session: diagnostics + quick fix, then completion (one model load)."""
     workdir = tmp_path_factory.mktemp("emacs-features")
-    (workdir / "broken.py").write_text(BROKEN)
+    for broken in BROKEN_FILES.values():
+        (workdir / broken.name).write_text(broken.text)
     (workdir / "complete.py").write_text(COMPLETE)
     run = run_emacs(
         workdir,
         "features",
         settings={"completion": {"maxTokens": 16}, "diagnostics": {"debounceMs": 50}},
-        extra_env={"GHOSTLS_TEST_STEPS": "diagnostics,completion"},
+        extra_env={"GHOSTLS_TEST_STEPS": steps(list(BROKEN_FILES))},
     )
     print(f"\nEmacs feature session: {run.seconds:.1f}s, steps {run.result.get('timings_ms')}")
     return run
@@ -116,20 +119,32 @@ def test_eglot_connects(features: EditorRun) -> None:
     assert features.returncode == 0, features.describe()
 
 
-def test_flymake_shows_the_syntax_error(features: EditorRun) -> None:
-    result = features.result
+@pytest.mark.parametrize("case", list(BROKEN_FILES))
+def test_flymake_shows_the_syntax_error(features: EditorRun, case: str) -> None:
+    check_diagnostic(features, case)
+
+
+@pytest.mark.parametrize("case", list(BROKEN_FILES))
+def test_code_action_gives_code_that_parses(features: EditorRun, case: str) -> None:
+    check_fix(features, case)
+
+
+def check_diagnostic(run: EditorRun, case: str) -> None:
+    result = fix_result(run, case)
     assert "diagnostics_error" not in result, result["diagnostics_error"]
     errors = result.get("diagnostics") or []
-    assert errors, f"flymake shows no error\n{features.describe()}"
-    assert errors[0]["line"] == BROKEN_LINE, errors
+    assert errors, f"flymake shows no error\n{run.describe()}"
+    assert errors[0]["line"] == BROKEN_FILES[case].line + 1, errors  # Emacs counts from 1
 
 
-def test_code_action_gives_code_that_parses(features: EditorRun) -> None:
-    result = features.result
-    assert "fix_text" in result, f"no code action step (no diagnostic?)\n{features.describe()}"
+def check_fix(run: EditorRun, case: str) -> None:
+    broken = BROKEN_FILES[case]
+    result = fix_result(run, case)
+    assert "fix_text" in result, f"no code action step (no diagnostic?)\n{run.describe()}"
     assert "fix_error" not in result, (result["fix_error"], result.get("fix_offered"))
     text = result["fix_text"]
-    assert text != BROKEN, f"the code action changed nothing (offered {result['fix_offered']})"
+    assert text != broken.text, f"the code action changed nothing ({result['fix_offered']})"
+    assert broken.keep in text, text
     problem = python_parses(text)
     assert problem is None, f"fixed text does not parse ({problem}):\n{text}"
     assert result["fix_cleared"] is True, "flymake still shows an error after the fix"

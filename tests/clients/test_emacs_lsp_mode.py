@@ -8,28 +8,34 @@ from pathlib import Path
 import pytest
 
 from tests.clients.editor_session import (
+    BROKEN_FILES,
     CLIENTS,
     EditorRun,
     assert_server_quiet,
-    python_parses,
 )
-from tests.clients.test_emacs import BROKEN, BROKEN_LINE, COMPLETE, run_emacs
+from tests.clients.test_emacs import COMPLETE, check_diagnostic, check_fix, run_emacs, steps
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 DRIVER = CLIENTS / "emacs" / "lsp-mode-driver.el"
+# Not "emoji": lsp-mode 8.0 counts columns in Emacs characters (code points) while the server,
+# offered no positionEncodings, uses UTF-16; past a non-BMP character such as 🐍 its didChange
+# positions are one off (a client limitation; BMP text like "é" is the same in both).
+CASES = ["ascii", "accent"]
 
 
 @pytest.fixture(scope="module")
 def features(tmp_path_factory: pytest.TempPathFactory) -> EditorRun:
     workdir = tmp_path_factory.mktemp("lsp-mode-features")
-    (workdir / "broken.py").write_text(BROKEN)
+    for case in CASES:
+        broken = BROKEN_FILES[case]
+        (workdir / broken.name).write_text(broken.text)
     (workdir / "complete.py").write_text(COMPLETE)
     run = run_emacs(
         workdir,
         "features",
         settings={"completion": {"maxTokens": 16}, "diagnostics": {"debounceMs": 50}},
-        extra_env={"GHOSTLS_TEST_STEPS": "diagnostics,completion"},
+        extra_env={"GHOSTLS_TEST_STEPS": steps(CASES)},
         driver=DRIVER,
     )
     print(f"\nlsp-mode feature session: {run.seconds:.1f}s, steps {run.result.get('timings_ms')}")
@@ -45,17 +51,10 @@ def test_lsp_mode_connects(features: EditorRun) -> None:
     assert features.returncode == 0, features.describe()
 
 
-def test_diagnostics_and_quick_fix(features: EditorRun) -> None:
-    result = features.result
-    assert "diagnostics_error" not in result, result["diagnostics_error"]
-    errors = result.get("diagnostics") or []
-    assert errors, f"flymake shows no error\n{features.describe()}"
-    assert errors[0]["line"] == BROKEN_LINE, errors
-    assert result["fix_offered"], "no code action offered"
-    text = result["fix_text"]
-    assert text != BROKEN, f"the code action changed nothing (offered {result['fix_offered']})"
-    assert python_parses(text) is None, text
-    assert result["fix_cleared"] is True, "flymake still shows an error after the fix"
+@pytest.mark.parametrize("case", CASES)
+def test_diagnostics_and_quick_fix(features: EditorRun, case: str) -> None:
+    check_diagnostic(features, case)
+    check_fix(features, case)
 
 
 def test_completion_at_point_inserts_a_suggestion(features: EditorRun) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.clients.editor_session import (
+    BROKEN_FILES,
     CLIENTS,
     EditorRun,
     assert_server_exited_quietly,
@@ -24,15 +25,6 @@ pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 INIT = CLIENTS / "nvim" / "init.lua"
 DRIVER = CLIENTS / "nvim" / "driver.lua"
-
-BROKEN = """\
-import os
-
-
-def names(folder)
-    return sorted(os.listdir(folder))
-"""
-BROKEN_LINE = 3  # 0-based: `def names(folder)` lacks its colon
 
 COMPLETE = """\
 def add(a, b):
@@ -87,7 +79,8 @@ def test_nvim_is_0_11_or_newer() -> None:
 def features(tmp_path_factory: pytest.TempPathFactory) -> EditorRun:
     """One Neovim session: diagnostics + quick fix, completion, ghost text (one model load)."""
     workdir = tmp_path_factory.mktemp("nvim-features")
-    (workdir / "broken.py").write_text(BROKEN)
+    for broken in BROKEN_FILES.values():
+        (workdir / broken.name).write_text(broken.text)
     (workdir / "complete.py").write_text(COMPLETE)
     (workdir / "ghost.py").write_text(GHOST)
     run = run_nvim(
@@ -95,7 +88,9 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> EditorRun:
         "features",
         settings={"completion": {"maxTokens": 16}, "diagnostics": {"debounceMs": 50}},
         extra_env={
-            "GHOSTLS_TEST_STEPS": "diagnostics,completion,ghost",
+            "GHOSTLS_TEST_STEPS": ",".join(
+                [f"diagnostics={b.name}" for b in BROKEN_FILES.values()] + ["completion", "ghost"]
+            ),
             "GHOSTLS_TEST_TYPED": GHOST_TYPED,
         },
     )
@@ -116,22 +111,26 @@ def test_client_attaches(features: EditorRun) -> None:
     assert features.returncode == 0, features.describe()
 
 
-def test_syntax_error_diagnostic_on_the_right_line(features: EditorRun) -> None:
+@pytest.mark.parametrize("case", list(BROKEN_FILES))
+def test_syntax_error_diagnostic_on_the_right_line(features: EditorRun, case: str) -> None:
+    broken = BROKEN_FILES[case]
     result = features.result
-    assert "diagnostics_error" not in result, result["diagnostics_error"]
-    errors = result.get("diagnostics") or []
+    assert f"diagnostics={broken.name}_error" not in result, result
+    errors = result.get("files", {}).get(broken.name, {}).get("diagnostics") or []
     assert errors, f"no error diagnostic shown\n{features.describe()}"
-    assert errors[0]["lnum"] == BROKEN_LINE, errors
+    assert errors[0]["lnum"] == broken.line, errors
 
 
-def test_quick_fix_gives_code_that_parses(features: EditorRun) -> None:
-    fix = features.result.get("fix")
+@pytest.mark.parametrize("case", list(BROKEN_FILES))
+def test_quick_fix_gives_code_that_parses(features: EditorRun, case: str) -> None:
+    broken = BROKEN_FILES[case]
+    fix = features.result.get("files", {}).get(broken.name, {}).get("fix")
     assert fix, f"no quick fix step (no diagnostic?)\n{features.describe()}"
-    assert fix["offered"] or fix["applied"], fix
     assert fix["applied"], f"the quick fix changed nothing: {fix}"
-    problem = python_parses(fix["text"])
-    assert problem is None, f"fixed text does not parse ({problem}):\n{fix['text']}"
-    assert fix["text"] != BROKEN
+    text = fix["text"]
+    assert broken.keep in text, text
+    problem = python_parses(text)
+    assert problem is None, f"fixed text does not parse ({problem}):\n{text}"
     assert fix["cleared"], f"error diagnostics remain after the fix: {fix}"
 
 

@@ -43,8 +43,8 @@
        ("flymake_mode" . ,(if flymake-mode t :json-false))))
     server))
 
-(defun ghostls-test-diagnostics-and-fix ()
-  (ghostls-test-connect "broken.py")
+(defun ghostls-test-diagnostics-and-fix (file)
+  (ghostls-test-connect file)
   ;; No idle timers in batch mode: start flymake by hand, as its timer would.
   (let ((errors (ghostls-test-wait "diagnostics"
                                    (lambda () (flymake-start) (ghostls-test-error-diagnostics))
@@ -78,7 +78,7 @@
                                        10)))
           (ghostls-test-put "fix_cleared" (if left t :json-false)))))))
 
-(defun ghostls-test-completion ()
+(defun ghostls-test-completion (_file)
   (ghostls-test-connect "complete.py")
   (ghostls-test-wait "model_ready"
                      (lambda () (member (plist-get ghostls-status :state) '("ready" "error")))
@@ -122,12 +122,8 @@
 (defun ghostls-test-run ()
   (pcase ghostls-test-scenario
     ("features"
-     (dolist (step (split-string (or (getenv "GHOSTLS_TEST_STEPS") "") "," t))
-       (condition-case err
-           (pcase step
-             ("diagnostics" (ghostls-test-diagnostics-and-fix))
-             ("completion" (ghostls-test-completion)))
-         (error (ghostls-test-put (concat step "_error") (error-message-string err)))))
+     (ghostls-test-run-steps `(("diagnostics" . ghostls-test-diagnostics-and-fix)
+                               ("completion" . ghostls-test-completion)))
      (ghostls-test-save)
      (kill-emacs 0))
     ("wq" (ghostls-test-save-and-quit))

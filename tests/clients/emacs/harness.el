@@ -37,8 +37,23 @@
 (advice-add 'yes-or-no-p :override #'ghostls-test-no-prompt)
 (advice-add 'read-from-minibuffer :override #'ghostls-test-no-prompt)
 
+(defvar ghostls-test-prefix ""
+  "Put before result keys: a step run on several files keeps one set of results each.")
+
 (defun ghostls-test-put (key value)
-  (puthash key value ghostls-test-result))
+  (puthash (concat ghostls-test-prefix key) value ghostls-test-result))
+
+(defun ghostls-test-run-steps (steps)
+  "Run STEPS from $GHOSTLS_TEST_STEPS (\"name\" or \"name=file\", comma-separated).
+STEPS maps a name to a function of the file (or nil); a failing step is recorded."
+  (dolist (spec (split-string (or (getenv "GHOSTLS_TEST_STEPS") "") "," t))
+    (let* ((parts (split-string spec "="))
+           (name (car parts))
+           (file (cadr parts))
+           (ghostls-test-prefix (if file (concat file "/") "")))
+      (condition-case err
+          (funcall (cdr (assoc name steps)) file)
+        (error (ghostls-test-put (concat name "_error") (error-message-string err)))))))
 
 (defun ghostls-test-save ()
   (ghostls-test-put "timings_ms" ghostls-test-timings)
@@ -53,7 +68,8 @@
     (while (and (not value) (< (- (float-time) t0) timeout))
       (accept-process-output nil 0.05)
       (setq value (funcall predicate)))
-    (puthash name (round (* 1000 (- (float-time) t0))) ghostls-test-timings)
+    (puthash (concat ghostls-test-prefix name) (round (* 1000 (- (float-time) t0)))
+             ghostls-test-timings)
     value))
 
 (defun ghostls-test-buffer-text ()

@@ -44,8 +44,8 @@
        ("flymake_mode" . ,(if flymake-mode t :json-false))))
     workspace))
 
-(defun ghostls-test-lsp-diagnostics-and-fix ()
-  (ghostls-test-lsp-connect "broken.py")
+(defun ghostls-test-lsp-diagnostics-and-fix (file)
+  (ghostls-test-lsp-connect file)
   (let ((errors (ghostls-test-wait "diagnostics"
                                    (lambda () (flymake-start) (ghostls-test-error-diagnostics))
                                    20)))
@@ -72,7 +72,7 @@
                                           10)))
           (ghostls-test-put "fix_cleared" (if cleared t :json-false)))))))
 
-(defun ghostls-test-lsp-completion ()
+(defun ghostls-test-lsp-completion (_file)
   (ghostls-test-lsp-connect "complete.py")
   (ghostls-test-wait "model_ready"
                      (lambda ()
@@ -100,12 +100,8 @@
 (condition-case err
     (pcase ghostls-test-scenario
       ("features"
-       (dolist (step (split-string (or (getenv "GHOSTLS_TEST_STEPS") "") "," t))
-         (condition-case err
-             (pcase step
-               ("diagnostics" (ghostls-test-lsp-diagnostics-and-fix))
-               ("completion" (ghostls-test-lsp-completion)))
-           (error (ghostls-test-put (concat step "_error") (error-message-string err)))))
+       (ghostls-test-run-steps `(("diagnostics" . ghostls-test-lsp-diagnostics-and-fix)
+                                 ("completion" . ghostls-test-lsp-completion)))
        (ghostls-test-save)
        (kill-emacs 0))
       ("wq" (ghostls-test-lsp-save-and-quit))

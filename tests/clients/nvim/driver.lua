@@ -105,17 +105,19 @@ local function wait_model_ready()
 end
 
 -- Diagnostics, then the quick fix through vim.lsp.buf.code_action (no plugin involved).
-local function check_diagnostics_and_fix()
-  vim.cmd.edit(workdir .. '/broken.py')
+local function check_diagnostics_and_fix(file)
+  vim.cmd.edit(workdir .. '/' .. file)
   local bufnr = api.nvim_get_current_buf()
   wait_attached(bufnr)
-  local errors = wait_for('diagnostics', function()
+  local errors = wait_for(file .. '/diagnostics', function()
     local found = vim.diagnostic.get(bufnr, { severity = vim.diagnostic.severity.ERROR })
     return #found > 0 and found
   end, 20000) or {}
-  result.diagnostics = {}
+  local out = { diagnostics = {} }
+  result.files = result.files or {}
+  result.files[file] = out
   for _, d in ipairs(errors) do
-    table.insert(result.diagnostics, {
+    table.insert(out.diagnostics, {
       lnum = d.lnum,
       col = d.col,
       message = d.message,
@@ -130,12 +132,12 @@ local function check_diagnostics_and_fix()
   -- The user puts the cursor on the error and asks for quick fixes; when several are offered
   -- they pick the preferred one from the menu (vim.ui.select).
   api.nvim_win_set_cursor(0, { errors[1].lnum + 1, errors[1].col })
-  result.fix = { offered = {} }
+  out.fix = { offered = {} }
   vim.ui.select = function(items, opts, on_choice)
     local choice, index = nil, nil
     for i, item in ipairs(items) do
       local action = item.action or item
-      table.insert(result.fix.offered, { title = action.title, preferred = action.isPreferred })
+      table.insert(out.fix.offered, { title = action.title, preferred = action.isPreferred })
       if action.isPreferred and not choice then
         choice, index = item, i
       end
@@ -147,17 +149,17 @@ local function check_diagnostics_and_fix()
   end
   local tick = api.nvim_buf_get_changedtick(bufnr)
   vim.lsp.buf.code_action({ context = { only = { 'quickfix' } }, apply = true })
-  local changed = wait_for('fix_applied', function()
+  local changed = wait_for(file .. '/fix_applied', function()
     return api.nvim_buf_get_changedtick(bufnr) ~= tick
   end, 20000)
-  result.fix.applied = changed and true or false
-  result.fix.text = buffer_text(bufnr)
+  out.fix.applied = changed and true or false
+  out.fix.text = buffer_text(bufnr)
   vim.cmd.write()
-  local cleared = wait_for('diagnostics_after_fix', function()
+  local cleared = wait_for(file .. '/diagnostics_after_fix', function()
     return #vim.diagnostic.get(bufnr, { severity = vim.diagnostic.severity.ERROR }) == 0
   end, 10000)
-  result.fix.errors_after = #vim.diagnostic.get(bufnr, { severity = vim.diagnostic.severity.ERROR })
-  result.fix.cleared = cleared and true or false
+  out.fix.errors_after = #vim.diagnostic.get(bufnr, { severity = vim.diagnostic.severity.ERROR })
+  out.fix.cleared = cleared and true or false
 end
 
 -- textDocument/completion, as the completion menu (omnifunc, <C-x><C-o>) asks for it.
@@ -294,14 +296,17 @@ end
 local scenarios = {}
 
 function scenarios.features()
-  for _, step in ipairs(vim.split(os.getenv('GHOSTLS_TEST_STEPS') or '', ',', { trimempty = true })) do
-    local ok, err = pcall(({
-      diagnostics = check_diagnostics_and_fix,
-      completion = check_completion,
-      ghost = check_ghost_text,
-    })[step])
+  local steps = {
+    diagnostics = check_diagnostics_and_fix,
+    completion = check_completion,
+    ghost = check_ghost_text,
+  }
+  -- "name" or "name=file", comma-separated.
+  for _, spec in ipairs(vim.split(os.getenv('GHOSTLS_TEST_STEPS') or '', ',', { trimempty = true })) do
+    local name, file = spec:match('^([^=]+)=?(.*)$')
+    local ok, err = pcall(steps[name], file ~= '' and file or nil)
     if not ok then
-      result[step .. '_error'] = tostring(err)
+      result[spec .. '_error'] = tostring(err)
     end
   end
   save()
