@@ -6,7 +6,7 @@
 //   node test/e2e/run.mjs        (run-e2e.sh builds the .vsix and installs code-server first)
 //
 // Environment: CODE_SERVER_DIR (default .code-server), GHOSTLS_SERVER (default
-// <repo>/.venv/bin/ghostls), CHROMIUM (default /usr/bin/chromium), GHOSTLS_E2E_KEEP=1 keeps the
+// <repo>/.venv/bin/ghostls), GHOSTLS_PYTHON (checks that files parse; default <repo>/.venv/bin/python), CHROMIUM (default /usr/bin/chromium), GHOSTLS_E2E_KEEP=1 keeps the
 // temporary folders. Screenshots and logs go to test-artifacts/.
 import { spawn, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,7 +22,7 @@ const codeServerDir = process.env.CODE_SERVER_DIR ?? path.join(extDir, '.code-se
 const codeServer = path.join(codeServerDir, 'node_modules', '.bin', 'code-server');
 const vsix = path.join(extDir, 'ghostls.vsix');
 const ghostls = process.env.GHOSTLS_SERVER ?? path.join(repoRoot, '.venv', 'bin', 'ghostls');
-const python = path.join(path.dirname(ghostls), 'python');
+const python = process.env.GHOSTLS_PYTHON ?? path.join(repoRoot, '.venv', 'bin', 'python');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const artifacts = path.join(extDir, 'test-artifacts');
 
@@ -312,6 +312,7 @@ async function main() {
   need(vsix, 'the packaged extension (npm run package)');
   need(ghostls, 'the ghostls server (make install at the repository root)');
   need(chromiumPath, "Debian's chromium (.ci/system-deps.sh)");
+  need(python, 'Python (to check that fixed files parse)');
   fs.mkdirSync(artifacts, { recursive: true });
   const dirs = prepareFolders();
   log(`workspace ${dirs.workspace}`);
