@@ -34,7 +34,9 @@ def main() -> None:
         elif row["type"] == "integer":
             verdicts["no upper bound"] = accepted(row["key"], 10**9)
         if "enum" in prop:
-            verdicts["every enum value accepted"] = all(accepted(row["key"], v) for v in prop["enum"])
+            verdicts["every enum value accepted"] = all(
+                accepted(row["key"], v) for v in prop["enum"]
+            )
         elif row["type"] == "string":
             verdicts["any string accepted"] = accepted(row["key"], "x-not-an-enum-value")
         edges[row["key"]] = verdicts
