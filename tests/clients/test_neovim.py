@@ -165,6 +165,10 @@ def test_plugin_shows_ghost_text_and_accept_inserts_it(features: EditorRun) -> N
     assert marks[0]["virt_text_pos"] == "inline"
     assert marks[0]["virt_lines"] == lines[1:]
     assert ghost["item_insert_text"].endswith(ghost["first"])
+    typed = ghost.get("typed_through")
+    if typed:  # the suggestion began with a character one can type
+        assert typed["ghost"] == typed["expected"], typed
+        assert typed["virt_text"] == typed["expected"].split("\n")[0], typed
     assert ghost["dismissed_on_move"], "moving the cursor left the ghost text on screen"
 
     assert ghost["shown_again"], "trigger() brought no suggestion back"

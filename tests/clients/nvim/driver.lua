@@ -77,7 +77,7 @@ local function wait_attached(bufnr)
   local client = wait_for('attach', function()
     local c = ghostls_client(bufnr)
     return c and c.initialized and c
-  end, 20000)
+  end, 40000)
   if not client then
     error('ghostls did not attach')
   end
@@ -250,6 +250,21 @@ local function check_ghost_text()
       virt_text_pos = details.virt_text_pos,
       virt_lines = virt_lines,
     })
+  end
+
+  -- Typing the suggestion's next character keeps the rest on screen, without a new request.
+  local next_char = shown.ghost:sub(1, 1)
+  if next_char:match('^[%w%p ]$') and #shown.ghost > 1 then
+    local expected = shown.ghost:sub(2)
+    type_keys(next_char == '<' and '<lt>' or next_char)
+    local kept = ghostls.current(bufnr)
+    local after_marks = extmarks()
+    result.ghost.typed_through = {
+      typed = next_char,
+      expected = expected,
+      ghost = kept and kept.ghost or vim.NIL,
+      virt_text = after_marks[1] and after_marks[1][4].virt_text[1][1] or vim.NIL,
+    }
   end
 
   -- A cursor move dismisses the suggestion.
