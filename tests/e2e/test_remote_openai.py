@@ -289,3 +289,11 @@ async def test_fallback_to_local_while_the_remote_is_down(tmp_path: Path) -> Non
         assert items, f"no local suggestion: {await recent(client)}"
         engine = await recent_engine(client)
         assert engine["backend"] == "openai" and "using the local model" in (engine["error"] or "")
+
+
+async def test_a_remote_backend_without_url_says_what_to_set(tmp_path: Path) -> None:
+    settings = {"backend": {"kind": "openai"}, "diagnostics": {"enable": False}}
+    async with ghostls(settings, tmp_path / "ghostls.log") as client:
+        status = await wait_state(client, "error")
+        assert "backend.url" in status["message"]
+        assert await wait_for(lambda: any("backend.url" in m.message for m in client.messages), 10)

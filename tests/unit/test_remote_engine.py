@@ -503,3 +503,25 @@ async def test_fallback_serves_while_the_remote_is_down(double_factory: Any) -> 
     assert local.generated == 1 and double.requests
     await engine.close()
     assert local.state == EngineState.DISABLED
+
+
+async def test_a_server_that_never_answers_becomes_an_error(double_factory: Any) -> None:
+    """Accepts connections but sends nothing: after a few spent budgets, one error."""
+
+    def script(handler: _Handler, path: str, body: dict[str, Any]) -> None:
+        if path == "/v1/models":
+            handler.send_json(200, {"data": [{"id": "m"}]})
+        else:
+            time.sleep(1.0)  # longer than the budgets below, no headers meanwhile
+
+    double = double_factory(script)
+    engine = _engine(double.url)
+    await engine.start()
+    reasons = []
+    for _ in range(3):
+        result = await engine.generate(GenerationRequest(PARTS, time_budget_ms=100))
+        reasons.append(result.stop_reason)
+    assert reasons == ["budget", "budget", "budget"]
+    assert engine.state == EngineState.ERROR
+    assert engine.error is not None and "did not start answering" in engine.error
+    await engine.close()
