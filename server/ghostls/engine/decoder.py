@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ghostls.engine.llama_model import LlamaModel
-from ghostls.engine.lookup import PromptLookup
+from ghostls.engine.lookup import DraftPolicy, PromptLookup
 from ghostls.engine.types import Candidate, GenerationResult, GenerationStats
 
 # Returns the reason to stop ("cancelled", "superseded") or None to go on.
@@ -95,6 +95,7 @@ class Decoder:
         self.prompt_lookup = prompt_lookup
         self.max_draft = max_draft
         self.evaluated: list[int] = []
+        self.policy = DraftPolicy(max_draft)  # kept across requests: costs change slowly
         fim = model.fim
         self.stop_ids = frozenset(
             t for t in (fim.pre, fim.suf, fim.mid, fim.pad, fim.rep, fim.sep) if t >= 0
@@ -217,9 +218,8 @@ class Decoder:
         next_tok, next_lp = first, first_logprob
         total_lp = 0.0
         reason: str | None = None
-        # Each verified row costs an output-layer matmul (large with a 262k vocabulary), so the
-        # draft grows only while drafts are fully accepted and shrinks after a miss.
-        draft_len = max(1, self.max_draft // 2)
+        policy = self.policy
+        clock = time.perf_counter
         preds: list[int] = []  # greedy choice after each token of the verified batch
         lps: list[float] = []
 
@@ -247,12 +247,18 @@ class Decoder:
                 break
             remaining = job.max_tokens - len(emitter.tokens)
             room = model.n_ctx - pos - 1
-            limit = min(remaining - 1, room, draft_len)
-            draft = lookup.draft(limit) if lookup is not None else []
+            draft: list[int] = []
+            match = 0
+            if lookup is not None:
+                candidate = lookup.draft(min(remaining - 1, room))
+                match = lookup.last_match
+                draft = candidate[: policy.length(match, len(candidate))]
             batch = [next_tok, *draft]
             preds.clear()
             lps.clear()
+            started = clock()
             model.decode(batch, pos, outputs=range(len(batch)), on_row=on_row)
+            policy.record_step(len(batch), (clock() - started) * 1000)
             accepted = 0
             while accepted < len(draft) and preds[accepted] == draft[accepted]:
                 accepted += 1
@@ -265,11 +271,7 @@ class Decoder:
             pos += len(kept)
             stats.draft_tokens += len(draft)
             stats.accepted_draft_tokens += accepted
-            if draft:
-                if accepted == len(draft):
-                    draft_len = min(self.max_draft, draft_len * 2)
-                else:
-                    draft_len = max(1, min(draft_len, accepted + 1))
+            policy.record_draft(match, len(draft), accepted)
             for k in range(accepted):
                 before = len(emitter.tokens)
                 reason = emitter.push(draft[k])

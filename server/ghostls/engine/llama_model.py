@@ -14,6 +14,7 @@ import ctypes
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,7 @@ class LlamaModel:
         n_threads: int = 0,
         n_gpu_layers: int = 0,
         n_batch: int = 512,
+        flash_attn: bool = False,
     ) -> None:
         _ensure_backend()
         self.path = path
@@ -132,6 +134,10 @@ class LlamaModel:
             # A full-size sliding-window cache lets us remove any tail of the sequence (prefix
             # reuse, rolling back rejected draft tokens) on SWA models such as Gemma 3.
             cparams.swa_full = True
+            # Flash attention off: on the CPU its batched kernel rounds differently from the
+            # one-token path (logit gaps of ~1 measured here), which breaks the equality of
+            # prompt-lookup and plain greedy output on near-ties, and it was not faster.
+            cparams.flash_attn_type = 1 if flash_attn else 0
             ctx = llama_cpp.llama_init_from_model(model, cparams)
             if not ctx:
                 raise ModelLoadError(f"llama.cpp could not create a context for '{path}'")
@@ -284,6 +290,28 @@ class LlamaModel:
             raise DecodeError(f"llama_decode failed with code {rc}")
         ptr = llama_cpp.llama_get_logits_ith(self._ctx, 0)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def time_bare_decodes(self, token: int, start_pos: int, count: int) -> list[float]:
+        """Benchmark reference: seconds per bare one-token ``llama_decode`` (batch prepared
+        once, only the position changes, no logits read), at positions start_pos...; the
+        tokens are removed from the cache afterwards."""
+        batch = self._batch
+        batch.n_tokens = 1
+        batch.token[0] = token
+        batch.n_seq_id[0] = 1
+        batch.seq_id[0][0] = 0
+        batch.logits[0] = 1
+        times: list[float] = []
+        clock = time.perf_counter
+        for i in range(count):
+            batch.pos[0] = start_pos + i
+            t0 = clock()
+            rc = llama_cpp.llama_decode(self._ctx, batch)
+            times.append(clock() - t0)
+            if rc != 0:
+                raise DecodeError(f"llama_decode failed with code {rc}")
+        self.remove_from(start_pos)
+        return times
 
     def close(self) -> None:
         if self._batch is not None:

@@ -1,0 +1,47 @@
+"""llama-cpp-python's high-level API, only as a benchmark reference for our decode loop.
+
+Kept apart from the engine: ``llama_cpp.Llama(verbose=False)`` redirects the process's
+stdout/stderr while loading, which is harmless in a benchmark but not in the server.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HighLevelTiming:
+    first_token_ms: float
+    ms_per_token: float  # after the first token
+    tokens: int
+    text: str
+
+
+def time_create_completion(
+    path: str, prompt: str, max_tokens: int, *, n_ctx: int, threads: int
+) -> HighLevelTiming:
+    """Greedy ``create_completion`` (streamed) on a fresh ``Llama``; the model is freed after."""
+    from llama_cpp import Llama
+
+    from ghostls.engine.llama_model import install_log_callback
+
+    llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False)
+    install_log_callback()  # keep llama.cpp's logging in Python logging afterwards
+    try:
+        start = time.perf_counter()
+        stamps: list[float] = []
+        parts: list[str] = []
+        chunks: Any = llm.create_completion(
+            prompt, max_tokens=max_tokens, temperature=0.0, top_k=1, stream=True
+        )
+        for chunk in chunks:
+            stamps.append(time.perf_counter())
+            parts.append(chunk["choices"][0]["text"])
+        if not stamps:
+            return HighLevelTiming(0.0, 0.0, 0, "")
+        per = (stamps[-1] - stamps[0]) / max(1, len(stamps) - 1)
+        return HighLevelTiming((stamps[0] - start) * 1000, per * 1000, len(stamps), "".join(parts))
+    finally:
+        llm.close()
