@@ -446,8 +446,10 @@ def code_of_lines(lines: int) -> str:
                 start -= len(stmt.decorator_list)
             block = src[start : stmt.end_lineno]
             if len(out) + len(block) > lines:
-                return "\n".join(out) + "\n"
+                continue  # too big for what is left: a smaller statement may fit
             out.extend(block)
+            if len(out) >= lines - 10:
+                return "\n".join(out) + "\n"
         out.append("")
     return "\n".join(out) + "\n"
 

@@ -45,7 +45,7 @@ CONTEXT_LINES = 30  # lines before the faulty ones given to the model
 SUFFIX_LINES = 10  # lines after them (used by FIM models)
 MAX_TARGET_LINES = 6  # longer spans are not rewritten by the model
 MAX_EDIT_CANDIDATES = 40
-MAX_SCORED = 8
+MAX_SCORED = 6  # survivors scored by the model (each costs a short decode)
 
 
 @dataclass(frozen=True)
@@ -112,10 +112,29 @@ def available(ls: GhostServer) -> bool:
     )
 
 
+_RECENT: dict[tuple[Any, ...], Outcome] = {}  # (uri, version, target) -> outcome
+_RECENT_SIZE = 32
+
+
 async def fixes_for(ls: GhostServer, snapshot: Snapshot, target: FixTarget) -> Outcome:
+    """The search for ``target`` in ``snapshot``, remembered per version (editors ask twice)."""
     engine = ls.services.get("engine")
     if not available(ls) or engine is None:
         return Outcome((), "the model is not ready")
+    key = (snapshot.uri, snapshot.version, *target_to_json(target).values())
+    if key in _RECENT:
+        return _RECENT[key]
+    outcome = await _search_snapshot(ls, engine, snapshot, target)
+    if outcome.fixes or "within" not in outcome.reason:  # a timeout may do better next time
+        _RECENT[key] = outcome
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.pop(next(iter(_RECENT)))
+    return outcome
+
+
+async def _search_snapshot(
+    ls: GhostServer, engine: Engine, snapshot: Snapshot, target: FixTarget
+) -> Outcome:
     service = ls.services.get("diagnostics")
     clean = None
     if service is not None:
@@ -377,18 +396,26 @@ async def search(
     if reference is None:
         reference = _reference(text, baseline)
     state = _Search(text, index, target, baseline, reference, started + budget_ms / 1000, original)
-    # Small edits first: verifying them costs no model time, so they survive a tight budget.
-    if use_edits and target.code != "unused-import":
-        for candidate in edit_candidates(index, target):
-            if state.out_of_time() or len(state.survivors) >= MAX_SCORED:
-                break
-            await state.consider(candidate, "edit")
-    if use_generation and not state.out_of_time():
-        remaining_ms = int((state.deadline - time.perf_counter()) * 1000)
-        for candidate in await _generate(engine, state, n_candidates, remaining_ms // 2, key):
-            if state.out_of_time():
-                break
-            await state.consider(candidate, "model")
+    # The model generates on its worker thread while the small edits are verified here.
+    generation = None
+    if use_generation:
+        generation = asyncio.ensure_future(
+            _generate(engine, state, n_candidates, budget_ms // 2, key)
+        )
+    try:
+        if use_edits and target.code != "unused-import":
+            for candidate in edit_candidates(index, target):
+                if state.out_of_time() or len(state.survivors) >= MAX_SCORED:
+                    break
+                await state.consider(candidate, "edit")
+        generated = await generation if generation is not None else []
+    finally:
+        if generation is not None and not generation.done():
+            generation.cancel()
+    for candidate in generated:
+        if state.out_of_time():
+            break
+        await state.consider(candidate, "model")
     survivors = state.survivors
     if reference is None and survivors:
         keep = agree_with_peers([s[3] for s in survivors])

@@ -156,7 +156,13 @@ async def _model_actions(
         return []
     actions: list[types.CodeAction] = []
     lazy = _client_resolves_edits(ls)
-    for target, diagnostic in _targets(snapshot, params)[:3]:
+    targets = _targets(snapshot, params)
+    if not lazy:
+        # Computed now, so only on request (not for a light bulb) and for one target.
+        if params.context.trigger_kind == types.CodeActionTriggerKind.Automatic:
+            return []
+        targets = targets[:1]
+    for target, diagnostic in targets[:3]:
         label = (
             f"{FIX_WITH_GHOSTLS}: {_short(target.message)}" if target.message else FIX_WITH_GHOSTLS
         )
