@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -45,11 +46,8 @@ def free_port() -> int:
 
 
 def llama_cpp_server_available() -> bool:
-    try:
-        import xllamacpp  # type: ignore[import-untyped]  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    # Found, not imported: its llama.cpp build must not load beside llama-cpp-python's.
+    return importlib.util.find_spec("xllamacpp") is not None
 
 
 class InferenceServer:
@@ -187,7 +185,7 @@ def _serve_llama_cpp(
     model: str, port: int, n_ctx: int, parallel: int, n_batch: int, api_key: str
 ) -> None:
     """llama.cpp's C++ HTTP server in this process (xllamacpp), until SIGTERM."""
-    import xllamacpp
+    import xllamacpp  # type: ignore[import-untyped]
 
     params = xllamacpp.CommonParams()
     params.model.path = model
