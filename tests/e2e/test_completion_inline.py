@@ -11,9 +11,13 @@ from pytest_lsp import LanguageClient
 
 from ghostls.completion.syntax_check import count_errors
 from ghostls.documents import DocumentStore
-from tests.lsp_helpers import change_document, lsp_client, open_document, wait_until
+from tests.lsp_helpers import change_document, lsp_client, open_document
 
 pytestmark = pytest.mark.model
+
+# A generous time budget: these tests check what is suggested, not how fast (the latency
+# benchmark does that), and a loaded CI machine must not turn a suggestion into none.
+SETTINGS = {"completion": {"timeBudgetMs": 30000}}
 
 BODY = (
     "def average(values):\n"
@@ -89,7 +93,7 @@ def _errors(text: str) -> int:
 
 
 async def test_inline_completion_in_a_function_body_parses_when_inserted() -> None:
-    async with lsp_client() as client:
+    async with lsp_client(init_options=SETTINGS) as client:
         uri = open_document(client, "/tmp/ghostls_inline_body.py", BODY)
         await wait_ready(client)
         items = await inline(client, uri, 3, 4)
@@ -111,7 +115,7 @@ async def test_inline_completion_in_a_function_body_parses_when_inserted() -> No
 
 async def test_no_suggestion_inside_a_comment() -> None:
     text = "def f(x):\n    # the value we compute here is \n    return x\n"
-    async with lsp_client() as client:
+    async with lsp_client(init_options=SETTINGS) as client:
         uri = open_document(client, "/tmp/ghostls_inline_comment.py", text)
         await wait_ready(client)
         items = await inline(client, uri, 1, len("    # the value we compute here is "))
@@ -122,7 +126,7 @@ async def test_no_suggestion_inside_a_comment() -> None:
 
 
 async def test_multi_line_suggestion_for_an_empty_body() -> None:
-    async with lsp_client() as client:
+    async with lsp_client(init_options=SETTINGS) as client:
         uri = open_document(client, "/tmp/ghostls_inline_multi.py", EMPTY_BODY)
         await wait_ready(client)
         items = await inline(client, uri, 2, 4)
@@ -137,7 +141,7 @@ async def test_multi_line_suggestion_for_an_empty_body() -> None:
 
 
 async def test_completion_fallback_for_clients_without_ghost_text() -> None:
-    async with lsp_client() as client:
+    async with lsp_client(init_options=SETTINGS) as client:
         uri = open_document(client, "/tmp/ghostls_fallback.py", BODY)
         await wait_ready(client)
         result = await client.text_document_completion_async(
@@ -159,7 +163,7 @@ async def test_completion_fallback_for_clients_without_ghost_text() -> None:
 
 
 async def test_typing_through_a_suggestion_is_served_from_the_cache() -> None:
-    async with lsp_client() as client:
+    async with lsp_client(init_options=SETTINGS) as client:
         uri = open_document(client, "/tmp/ghostls_typed.py", BODY)
         await wait_ready(client)
         items = await inline(client, uri, 3, 4)
@@ -180,7 +184,7 @@ async def test_typing_through_a_suggestion_is_served_from_the_cache() -> None:
 
 
 async def test_a_superseded_request_is_answered_empty() -> None:
-    async with lsp_client() as client:
+    async with lsp_client(init_options=SETTINGS) as client:
         uri = open_document(client, "/tmp/ghostls_superseded.py", EMPTY_BODY)
         await wait_ready(client)
         first = asyncio.ensure_future(inline(client, uri, 2, 4))
@@ -193,5 +197,4 @@ async def test_a_superseded_request_is_answered_empty() -> None:
         outcomes = [r["outcome"] for r in recent]
         assert outcomes[0] in ("superseded", "stale"), outcomes
         assert recent[1]["outcome"] != "superseded"
-        assert await wait_until(lambda: True)
-        del new
+        assert isinstance(new, list)

@@ -104,6 +104,24 @@ class _Answer:
     stop_reason: str
 
 
+@dataclass
+class _InFlight:
+    """A running generation, anchored where its request's cursor was.
+
+    A newer request whose document is the same text plus characters typed at the anchor that
+    agree with what the model has produced so far adopts it instead of starting over.
+    """
+
+    owner: str  # id of the request that started it
+    before: str  # document text before the anchor
+    tail: str  # document text after the anchor
+    token: CancelToken
+    task: asyncio.Future[GenerationResult]
+    partial: str = ""  # text generated so far (updated from the engine's should_stop calls)
+    adopted: bool = False
+    must_start_with: str = ""  # what the newest adopter typed: a generation that disagrees stops
+
+
 class Superseded(Exception):
     """A newer request for the document (or a newer version of it) took over."""
 
@@ -116,13 +134,14 @@ class CompletionService:
         self.guard = SyntaxGuard()
         self._ids = itertools.count(1)
         self._latest: dict[str, str] = {}  # uri -> id of the newest request
-        self._running: dict[str, CancelToken] = {}
+        self._inflight: dict[str, _InFlight] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=512)
         self.latencies: deque[float] = deque(maxlen=2000)
         self.shown_items: dict[str, int] = {}  # item id -> suggestion length (for feedback)
         self.totals: dict[str, float] = {
             "generations": 0,
             "typed_through_hits": 0,
+            "in_flight_adopted": 0,
             "lru_hits": 0,
             "superseded": 0,
             "syntax_rejected": 0,
@@ -140,9 +159,7 @@ class CompletionService:
 
     def _on_close(self, uri: str) -> None:
         self.typed.forget(uri)
-        token = self._running.pop(uri, None)
-        if token is not None:
-            token.cancel("closed")
+        self._stop_inflight(uri, "closed")
         self._latest.pop(uri, None)
 
     def _on_settings(self, old: Any, new: Any) -> None:
@@ -212,15 +229,12 @@ class CompletionService:
             request.outcome = "no-document"
             return None
         uri = snapshot.uri
-        # Cancel-previous: the running request for this document stops now.
-        self._latest[uri] = request.id
-        running = self._running.pop(uri, None)
-        if running is not None:
-            running.cancel("superseded")
+        self._latest[uri] = request.id  # any older request for the document is superseded
         offset = snapshot.offset_at(line, character)
 
         through = self.typed.lookup(uri, snapshot.text, offset)
         if through is not None:
+            self._stop_inflight(uri, "superseded")
             self.totals["typed_through_hits"] += 1
             request.source = "typed-through"
             return Suggestion(
@@ -232,8 +246,12 @@ class CompletionService:
                 "typed-through",
                 through.shown.multiline,
             )
-
-        if settings.debounceMs > 0:
+        flight = self._inflight.get(uri)
+        typed = self._adoptable(flight, snapshot.text, offset) if flight else None
+        if typed is None:
+            # Cancel-previous: the running generation for this document stops now.
+            self._stop_inflight(uri, "superseded")
+        if typed is None and settings.debounceMs > 0:  # adopting costs no model work: no wait
             await asyncio.sleep(settings.debounceMs / 1000)
             self._check_current(request, snapshot)
 
@@ -252,15 +270,59 @@ class CompletionService:
             return None
         steps = self.steps()
         ctx = fit_context(snapshot, offset, cursor, multiline, steps)
+        if flight is not None and typed is not None:
+            adopted = await self._adopt(request, flight, typed)
+            self._check_current(request, snapshot)
+            if adopted is not None:
+                return self._finish(request, snapshot, offset, ctx, adopted)
+            # The model went elsewhere than the user typed: start afresh.
+            self._stop_inflight(uri, "superseded")
         prompt = self._prompt(snapshot, offset, engine, settings.maxTokens)
         max_tokens = (
             settings.maxTokens if multiline else min(settings.maxTokens, SINGLE_LINE_MAX_TOKENS)
         )
-        answer = await self._answer(request, snapshot, engine, prompt, ctx, max_tokens)
+        answer = await self._answer(request, snapshot, offset, engine, prompt, ctx, max_tokens)
         if answer is None:
             return None
         self._check_current(request, snapshot)
         return self._finish(request, snapshot, offset, ctx, answer)
+
+    # -- generations in flight --------------------------------------------------------------
+
+    def _stop_inflight(self, uri: str, reason: str) -> None:
+        flight = self._inflight.pop(uri, None)
+        if flight is not None:
+            flight.token.cancel(reason)
+
+    @staticmethod
+    def _adoptable(flight: _InFlight | None, text: str, offset: int) -> str | None:
+        """What was typed at the flight's anchor, if the running generation agrees with it."""
+        if flight is None or flight.token.cancelled:
+            return None
+        typed_len = offset - len(flight.before)
+        if typed_len < 0 or len(text) != len(flight.before) + typed_len + len(flight.tail):
+            return None
+        if not text.startswith(flight.before) or not text.endswith(flight.tail):
+            return None
+        typed = text[len(flight.before) : offset]
+        partial = flight.partial
+        if not (partial.startswith(typed) or typed.startswith(partial)) or "\n" in typed:
+            return None
+        return typed
+
+    async def _adopt(self, request: _Request, flight: _InFlight, typed: str) -> _Answer | None:
+        """Wait for a generation an older request started; its text past ``typed``."""
+        flight.adopted = True
+        flight.must_start_with = typed
+        self.totals["in_flight_adopted"] += 1
+        request.notes.append(f"adopted:{flight.owner}")
+        result = await asyncio.shield(flight.task)
+        request.engine = {**result.stats.as_dict(), "stop_reason": result.stop_reason}
+        request.raw = result.text
+        if result.cancelled or result.stop_reason == "error" or not result.text.startswith(typed):
+            return None
+        request.source = "in-flight"
+        return _Answer(result.text[len(typed) :], result.stop_reason)
 
     def _prompt(self, snapshot: Snapshot, offset: int, engine: Any, max_tokens: int) -> PromptParts:
         from ghostls.context import ContextBudget, build_context
@@ -282,6 +344,7 @@ class CompletionService:
         self,
         request: _Request,
         snapshot: Snapshot,
+        offset: int,
         engine: Any,
         prompt: PromptParts,
         ctx: FitContext,
@@ -305,18 +368,37 @@ class CompletionService:
             should_stop=lambda text: should_stop(text, ctx),
         )
         token = CancelToken()
-        self._running[snapshot.uri] = token
+        flight = _InFlight(
+            request.id, snapshot.text[:offset], snapshot.text[offset:], token, asyncio.Future()
+        )
+
+        def stop(text: str) -> bool:
+            flight.partial = text  # read on the event loop by requests that may adopt it
+            need = flight.must_start_with
+            if need and not (text.startswith(need) or need.startswith(text)):
+                return True  # the user typed something else: no one wants the rest
+            return should_stop(text, ctx)
+
+        generation = dataclasses.replace(generation, should_stop=stop)
+        flight.task = asyncio.ensure_future(engine.generate(generation, token))
+        uri = snapshot.uri
+        self._inflight[uri] = flight
+
+        def _done(_: object) -> None:
+            if self._inflight.get(uri) is flight:
+                del self._inflight[uri]
+
+        flight.task.add_done_callback(_done)
+        self.totals["generations"] += 1
         try:
-            self.totals["generations"] += 1
-            result: GenerationResult = await engine.generate(generation, token)
+            result: GenerationResult = await asyncio.shield(flight.task)
         except asyncio.CancelledError:
-            token.cancel("cancelled")  # $/cancelRequest: stop the decode loop too
+            # $/cancelRequest: stop the decode loop too, unless a newer request adopted it.
+            if not flight.adopted:
+                token.cancel("cancelled")
             raise
-        finally:
-            if self._running.get(snapshot.uri) is token:
-                del self._running[snapshot.uri]
         self._account(request, result)
-        if result.cancelled or token.cancelled:
+        if result.cancelled or (token.cancelled and not flight.adopted):
             raise Superseded("superseded")
         if result.stop_reason == "error":
             request.outcome = "engine-error"

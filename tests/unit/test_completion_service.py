@@ -1,0 +1,146 @@
+"""The request pipeline's ordering rules, with a scripted engine (one module under test).
+
+The real-model behaviour is covered end to end in tests/e2e/test_completion_inline.py; here a
+fake engine makes the timing deterministic: supersede, adoption of a running generation,
+debounce, disabled/not-ready answers, the LRU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from ghostls.app import GhostServer
+from ghostls.completion.service import CompletionService
+from ghostls.engine.types import (
+    CancelToken,
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+)
+
+URI = "file:///svc.py"
+TEXT = "def f(values):\n    total = sum(values)\n    \n"
+ROW, COL = 2, 4
+
+
+class ScriptedEngine:
+    """Streams ``answer`` one character per step; each step waits for ``tick``."""
+
+    state = "ready"
+    info = None
+    error = None
+
+    def __init__(self, answer: str, step_s: float = 0.01) -> None:
+        self.answer = answer
+        self.step_s = step_s
+        self.calls = 0
+        self.cancelled = 0
+
+    async def generate(
+        self, request: GenerationRequest, cancel: CancelToken | None = None
+    ) -> GenerationResult:
+        self.calls += 1
+        text = ""
+        for char in self.answer:
+            await asyncio.sleep(self.step_s)
+            if cancel is not None and cancel.cancelled:
+                self.cancelled += 1
+                return GenerationResult(text, GenerationStats(), "superseded")
+            text += char
+            if request.should_stop and request.should_stop(text):
+                break
+        return GenerationResult(text, GenerationStats(generated_tokens=len(text)), "stop")
+
+    async def score(self, prompt: object, continuation: str) -> float:
+        return 0.0
+
+    async def close(self) -> None:
+        return None
+
+
+def _service(engine: ScriptedEngine, **completion: object) -> tuple[GhostServer, CompletionService]:
+    server = GhostServer()
+    server.services["engine"] = engine
+    if completion:
+        server.settings = dataclasses.replace(
+            server.settings,
+            completion=dataclasses.replace(server.settings.completion, **completion),  # type: ignore[arg-type]
+        )
+    server.documents.open(URI, TEXT, 1)
+    return server, CompletionService(server)
+
+
+async def test_a_suggestion_and_then_the_prompt_lru() -> None:
+    engine = ScriptedEngine("return total / len(values)\n")
+    server, service = _service(engine)
+    first = await service.suggest(URI, ROW, COL)
+    assert first is not None and first.text == "return total / len(values)"
+    assert first.source == "model"
+    # Same place again (e.g. after an undo): typed-through answers before the LRU.
+    again = await service.suggest(URI, ROW, COL)
+    assert again is not None and again.source == "typed-through"
+    service.typed.clear()
+    third = await service.suggest(URI, ROW, COL)
+    assert third is not None and third.source == "lru"
+    assert engine.calls == 1
+
+
+async def test_a_newer_request_supersedes_and_the_old_answer_is_empty() -> None:
+    engine = ScriptedEngine("return total / len(values)\n", step_s=0.02)
+    server, service = _service(engine)
+    old = asyncio.ensure_future(service.suggest(URI, ROW, COL))
+    await asyncio.sleep(0.05)
+    # The user types something the model is not writing: the running generation stops.
+    server.documents.change(URI, ["def f(values):\n    total = sum(values)\n    x\n"], 2)
+    new = asyncio.ensure_future(service.suggest(URI, ROW, COL + 1))
+    assert await old is None
+    await new
+    assert engine.cancelled == 1
+    outcomes = [r["outcome"] for r in service.recent]
+    assert outcomes[0] == "superseded"
+
+
+async def test_typing_what_the_model_is_writing_adopts_the_running_generation() -> None:
+    engine = ScriptedEngine("return total / len(values)\n", step_s=0.02)
+    server, service = _service(engine)
+    old = asyncio.ensure_future(service.suggest(URI, ROW, COL))
+    await asyncio.sleep(0.15)  # "return" is partly generated
+    server.documents.change(URI, ["def f(values):\n    total = sum(values)\n    re\n"], 2)
+    new = await service.suggest(URI, ROW, COL + 2)
+    assert await old is None  # superseded: empty, never stale
+    assert new is not None and new.text == "turn total / len(values)"
+    assert new.source == "in-flight"
+    assert engine.calls == 1 and engine.cancelled == 0
+
+
+async def test_debounce_drops_requests_overtaken_while_waiting() -> None:
+    engine = ScriptedEngine("return total\n")
+    server, service = _service(engine, debounceMs=50)
+    first = asyncio.ensure_future(service.suggest(URI, ROW, COL))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(service.suggest(URI, ROW, COL))
+    assert await first is None
+    assert (await second) is not None
+    assert engine.calls == 1
+
+
+async def test_disabled_or_not_ready_answers_nothing_without_the_model() -> None:
+    engine = ScriptedEngine("return total\n")
+    server, service = _service(engine, enable=False)
+    assert await service.suggest(URI, ROW, COL) is None
+    assert service.recent[-1]["outcome"] == "disabled"
+    server.settings = dataclasses.replace(
+        server.settings, completion=dataclasses.replace(server.settings.completion, enable=True)
+    )
+    engine.state = "loading"
+    assert await service.suggest(URI, ROW, COL) is None
+    assert service.recent[-1]["outcome"] == "not-ready"
+    assert engine.calls == 0
+
+
+async def test_a_suggestion_that_breaks_the_parse_is_not_shown() -> None:
+    engine = ScriptedEngine("return (total +\n")
+    _, service = _service(engine)
+    assert await service.suggest(URI, ROW, COL) is None
+    assert "syntax-rejected" in service.recent[-1]["notes"]
