@@ -73,7 +73,7 @@ def _service(engine: ScriptedEngine, **completion: object) -> tuple[GhostServer,
 
 async def test_a_suggestion_and_then_the_prompt_lru() -> None:
     engine = ScriptedEngine("return total / len(values)\n")
-    server, service = _service(engine)
+    _server, service = _service(engine)
     first = await service.suggest(URI, ROW, COL)
     assert first is not None and first.text == "return total / len(values)"
     assert first.source == "model"
@@ -116,7 +116,7 @@ async def test_typing_what_the_model_is_writing_adopts_the_running_generation() 
 
 async def test_debounce_drops_requests_overtaken_while_waiting() -> None:
     engine = ScriptedEngine("return total\n")
-    server, service = _service(engine, debounceMs=50)
+    _server, service = _service(engine, debounceMs=50)
     first = asyncio.ensure_future(service.suggest(URI, ROW, COL))
     await asyncio.sleep(0.01)
     second = asyncio.ensure_future(service.suggest(URI, ROW, COL))
