@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.model, pytest.mark.slow]
 DRIVER = CLIENTS / "emacs" / "lsp-mode-driver.el"
 # Not "emoji": lsp-mode 8.0 counts columns in Emacs characters (code points) while the server,
 # offered no positionEncodings, uses UTF-16; past a non-BMP character such as 🐍 its didChange
-# positions are one off (a client limitation; BMP text like "é" is the same in both).
+# positions are one off (emacs-lsp/lsp-mode#2080, a client limitation fixed upstream by
+# positionEncoding negotiation; BMP text like "é" counts the same in both).
 CASES = ["ascii", "accent"]
 
 
