@@ -12,6 +12,8 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
+from typing import overload
 
 import tree_sitter
 import tree_sitter_python
@@ -65,6 +67,126 @@ def _line_starts(text: str, base: int = 0) -> list[int]:
     return starts
 
 
+class LineTable(Sequence[int]):
+    """An immutable, sorted list of line-start offsets with cheap edits.
+
+    Stored as blocks of about BLOCK lines, each with a shift added to its values, so an edit
+    rebuilds only the blocks it touches and shifts the later ones by changing one number per
+    block (a plain list would rewrite every following line start on every keystroke). Edits
+    return a new table: snapshots keep theirs.
+    """
+
+    BLOCK = 64
+    __slots__ = ("_blocks", "_firsts", "_shifts", "_starts")
+
+    def __init__(
+        self,
+        blocks: tuple[tuple[int, ...], ...],
+        shifts: tuple[int, ...],
+        starts: tuple[int, ...] | None = None,
+        firsts: tuple[int, ...] | None = None,
+    ) -> None:
+        self._blocks = blocks
+        self._shifts = shifts
+        # Index of each block's first line, then the total; each block's first value.
+        self._starts = starts if starts is not None else (0, *accumulate(map(len, blocks)))
+        self._firsts = (
+            firsts
+            if firsts is not None
+            else tuple(b[0] + d for b, d in zip(blocks, shifts, strict=True))
+        )
+
+    @classmethod
+    def from_values(cls, values: Sequence[int]) -> LineTable:
+        blocks = _chunks(list(values), cls.BLOCK)
+        return cls(blocks, (0,) * len(blocks))
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def _locate(self, index: int) -> tuple[int, int]:
+        total = self._starts[-1]
+        if index < 0:
+            index += total
+        if not 0 <= index < total:
+            raise IndexError("line index out of range")
+        block = bisect.bisect_right(self._starts, index) - 1
+        return block, index - self._starts[block]
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        block, inner = self._locate(index)
+        return self._blocks[block][inner] + self._shifts[block]
+
+    def __iter__(self) -> Iterator[int]:
+        for block, shift in zip(self._blocks, self._shifts, strict=True):
+            if shift:
+                yield from (value + shift for value in block)
+            else:
+                yield from block
+
+    def row_of(self, offset: int) -> int:
+        """Index of the last line start <= ``offset`` (0 when before the first)."""
+        block = bisect.bisect_right(self._firsts, offset) - 1
+        if block < 0:
+            return 0
+        inner = bisect.bisect_right(self._blocks[block], offset - self._shifts[block]) - 1
+        return self._starts[block] + inner
+
+    def replace(self, first: int, last: int, new: Sequence[int], delta: int) -> LineTable:
+        """The table with entries [first, last) replaced by ``new`` and ``delta`` added to
+        every entry from ``last`` on."""
+        blocks, shifts, starts = self._blocks, self._shifts, self._starts
+        if not blocks:
+            return LineTable.from_values(list(new))
+        size = self.BLOCK
+        # The blocks holding [first, last) (at least one: the one at or before `first`),
+        # widened by a neighbour when the result would be a sliver.
+        top = len(blocks) - 1
+        b0 = min(top, max(0, bisect.bisect_right(starts, first) - 1))
+        b1 = min(top, max(b0, bisect.bisect_right(starts, max(first, last - 1)) - 1))
+        removed = last - first
+        if starts[b1 + 1] - starts[b0] - removed + len(new) < size // 2 and b1 < top:
+            b1 += 1
+        base = starts[b0]
+        middle: list[int] = []
+        for b in range(b0, b1 + 1):
+            shift = shifts[b]
+            middle.extend([v + shift for v in blocks[b]] if shift else blocks[b])
+        lo, hi = first - base, last - base
+        middle[lo:hi] = new
+        if delta:
+            middle[lo + len(new) :] = [v + delta for v in middle[lo + len(new) :]]
+        rebuilt = _chunks(middle, size)
+        grown = len(new) - removed
+        rebuilt_starts = tuple(accumulate(map(len, rebuilt[:-1]), initial=base)) if rebuilt else ()
+        tail = slice(b1 + 1, None)
+        return LineTable(
+            blocks[:b0] + rebuilt + blocks[tail],
+            shifts[:b0] + (0,) * len(rebuilt) + tuple(d + delta for d in shifts[tail]),
+            starts[:b0] + rebuilt_starts + tuple(i + grown for i in starts[tail]),
+            self._firsts[:b0]
+            + tuple(r[0] for r in rebuilt)
+            + tuple(f + delta for f in self._firsts[tail]),
+        )
+
+
+def _chunks(values: list[int], size: int) -> tuple[tuple[int, ...], ...]:
+    """``values`` in blocks of ``size`` to ``2 * size`` entries (one block if fewer)."""
+    if not values:
+        return ()
+    count = max(1, len(values) // size)
+    step = -(-len(values) // count)
+    return tuple(tuple(values[i : i + step]) for i in range(0, len(values), step))
+
+
 @dataclass(frozen=True)
 class TextEdit:
     """One change in LSP terms: a range (or None for a full replacement) and new text."""
@@ -85,19 +207,25 @@ class Snapshot:
     text: str
     source: bytes  # UTF-8 text, what tree-sitter parsed
     tree: tree_sitter.Tree
-    line_offsets: tuple[int, ...]  # code-point offset of the start of every line
+    line_offsets: Sequence[int]  # code-point offset of the start of every line (a LineTable)
     encoding: Encoding = Encoding.UTF16
     # UTF-8 byte offset of the start of every line (computed on first use when not given).
-    line_byte_offsets: tuple[int, ...] = ()
+    line_byte_offsets: Sequence[int] = ()
 
     @property
     def line_count(self) -> int:
         return len(self.line_offsets)
 
-    def _row(self, offset: int) -> int:
-        return bisect.bisect_right(self.line_offsets, offset) - 1
+    def row_of(self, offset: int) -> int:
+        """The line holding code-point ``offset`` (clamped into the document)."""
+        offsets = self.line_offsets
+        if isinstance(offsets, LineTable):
+            return offsets.row_of(offset)
+        return max(0, bisect.bisect_right(offsets, offset) - 1)
 
-    def _line_bytes(self) -> tuple[int, ...]:
+    _row = row_of
+
+    def _line_bytes(self) -> Sequence[int]:
         if len(self.line_byte_offsets) != len(self.line_offsets):
             starts = [0]
             find = self.source.find
@@ -181,8 +309,8 @@ class Document:
     def _set_text(self, text: str) -> None:
         self._text = text
         self._source = text.encode("utf-8", "surrogatepass")
-        self._line_offsets = [0, *_line_starts(text)]
-        self._line_bytes = [0, *_byte_line_starts(self._source)]
+        self._line_offsets = LineTable.from_values([0, *_line_starts(text)])
+        self._line_bytes = LineTable.from_values([0, *_byte_line_starts(self._source)])
         self._tree = self._parse(None)
 
     def _parse(self, old: tree_sitter.Tree | None) -> tree_sitter.Tree:
@@ -211,9 +339,9 @@ class Document:
                 text=self._text,
                 source=self._source,
                 tree=self._tree,
-                line_offsets=tuple(self._line_offsets),
+                line_offsets=self._line_offsets,
                 encoding=self.encoding,
-                line_byte_offsets=tuple(self._line_bytes),
+                line_byte_offsets=self._line_bytes,
             )
         return self._snapshot
 
@@ -247,7 +375,7 @@ class Document:
 
     def _locate(self, offset: int) -> tuple[int, int, tuple[int, int]]:
         """(row, byte offset, tree-sitter point) of a code-point offset."""
-        row = bisect.bisect_right(self._line_offsets, offset) - 1
+        row = self._line_offsets.row_of(offset)
         column = utf8_len(self._text[self._line_offsets[row] : offset])
         return row, self._line_bytes[row] + column, (row, column)
 
@@ -287,21 +415,15 @@ class Document:
     ) -> None:
         """Shift the line tables past the edit and splice in the inserted text's lines."""
         offsets = self._line_offsets
-        first = bisect.bisect_right(offsets, start)  # lines starting after `start` may change
-        last = bisect.bisect_right(offsets, end)
+        first = offsets.row_of(start) + 1  # lines starting after `start` may change
+        last = offsets.row_of(end) + 1
         delta = len(inserted) - (end - start)
         byte_delta = len(inserted_bytes) - (end_byte - start_byte)
-        if "\n" in inserted or first != last:
-            offsets[first:last] = _line_starts(inserted, start)
-            self._line_bytes[first:last] = _byte_line_starts(inserted_bytes, start_byte)
-            shift_from = first + inserted.count("\n")
-        else:
-            shift_from = first
-        if delta:
-            offsets[shift_from:] = [o + delta for o in offsets[shift_from:]]
-        if byte_delta:
-            line_bytes = self._line_bytes
-            line_bytes[shift_from:] = [b + byte_delta for b in line_bytes[shift_from:]]
+        if "\n" in inserted or first != last or delta:
+            self._line_offsets = offsets.replace(first, last, _line_starts(inserted, start), delta)
+        if "\n" in inserted or first != last or byte_delta:
+            new_bytes = _byte_line_starts(inserted_bytes, start_byte)
+            self._line_bytes = self._line_bytes.replace(first, last, new_bytes, byte_delta)
 
 
 def _byte_line_starts(data: bytes, base: int = 0) -> list[int]:

@@ -14,7 +14,7 @@ import tree_sitter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ghostls.documents import DocumentStore, TextEdit, new_parser
+from ghostls.documents import DocumentStore, LineTable, TextEdit, new_parser
 from ghostls.positions import Encoding
 
 PIECES = [
@@ -170,8 +170,20 @@ def assert_store_matches(store: DocumentStore, uri: str, text: str) -> None:
     specs=st.lists(edit_spec_st, min_size=1, max_size=12),
     encoding=st.sampled_from([Encoding.UTF16, Encoding.UTF8, Encoding.UTF32]),
     batch=st.booleans(),
+    block=st.sampled_from([1, 2, 3, 64]),
 )
 def test_random_edits_match_string_model_and_fresh_parse(
+    initial: str, specs: list[EditSpec], encoding: Encoding, batch: bool, block: int
+) -> None:
+    # Tiny line-table blocks make every edit cross block boundaries.
+    saved, LineTable.BLOCK = LineTable.BLOCK, block
+    try:
+        _check_random_edits(initial, specs, encoding, batch)
+    finally:
+        LineTable.BLOCK = saved
+
+
+def _check_random_edits(
     initial: str, specs: list[EditSpec], encoding: Encoding, batch: bool
 ) -> None:
     store = DocumentStore(encoding)
@@ -221,6 +233,45 @@ def test_offsets_bytes_and_positions_round_trip(text: str, encoding: Encoding) -
         offset = snap.offset_of_byte(byte)
         assert len(text[:offset].encode("utf-8")) <= byte
         assert offset == len(text) or len(text[: offset + 1].encode("utf-8")) > byte
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 50), max_size=40).map(lambda xs: sorted(set(xs))),
+    ops=st.lists(
+        st.tuples(
+            st.integers(0, 45),
+            st.integers(0, 10),
+            st.lists(st.integers(0, 3), max_size=5),
+            st.integers(-5, 5),
+        ),
+        max_size=10,
+    ),
+    block=st.sampled_from([1, 2, 3, 5, 64]),
+)
+def test_line_table_matches_a_list(
+    values: list[int], ops: list[tuple[int, int, list[int], int]], block: int
+) -> None:
+    saved, LineTable.BLOCK = LineTable.BLOCK, block
+    try:
+        table = LineTable.from_values(values)
+        model = list(values)
+        for first, span, new, delta in ops:
+            first = min(first, len(model))
+            last = min(len(model), first + span)
+            model = model[:first] + new + [v + delta for v in model[last:]]
+            previous, before = table, list(table)
+            table = table.replace(first, last, new, delta)
+            assert list(previous) == before  # the old table (a snapshot's) is left as it was
+            assert list(table) == model
+            assert len(table) == len(model)
+            assert [table[i] for i in range(len(model))] == model
+        if model == sorted(model):
+            for probe in range(-2, 60):
+                expected = max(0, sum(1 for v in model if v <= probe) - 1)
+                assert table.row_of(probe) == expected
+    finally:
+        LineTable.BLOCK = saved
 
 
 def test_snapshots_stay_valid_while_the_store_moves_on() -> None:

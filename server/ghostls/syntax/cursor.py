@@ -21,7 +21,6 @@ Policy (the reason string in :class:`CursorInfo` names the rule that decided):
 
 from __future__ import annotations
 
-import bisect
 import enum
 from dataclasses import dataclass
 
@@ -83,7 +82,7 @@ def _leading_ws(line: str) -> str:
 
 
 def _row_of(snapshot: Snapshot, offset: int) -> int:
-    return bisect.bisect_right(snapshot.line_offsets, offset) - 1
+    return snapshot.row_of(offset)
 
 
 def _string_state(

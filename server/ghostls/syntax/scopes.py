@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import inspect
 from dataclasses import dataclass
 
@@ -109,7 +108,7 @@ def enclosing_scope_nodes(snapshot: Snapshot, offset: int) -> list[tree_sitter.N
     their header (column 0 keeps only a just-opened, still empty one).
     """
     offset = max(0, min(offset, len(snapshot.text)))
-    row = bisect.bisect_right(snapshot.line_offsets, offset) - 1
+    row = snapshot.row_of(offset)
     before = snapshot.line(row)[: offset - snapshot.line_offsets[row]]
     byte = snapshot.byte_at(offset)
     root = snapshot.tree.root_node

@@ -6,7 +6,6 @@ document version and not at all for other open files that did not change.
 
 from __future__ import annotations
 
-import bisect
 import inspect
 import weakref
 from collections import OrderedDict
@@ -500,7 +499,7 @@ def referenced_uses(snapshot: Snapshot, offset: int, window: int = 40) -> list[N
     is not a reference yet.
     """
     offset = max(0, min(offset, len(snapshot.text)))
-    row = bisect.bisect_right(snapshot.line_offsets, offset) - 1
+    row = snapshot.row_of(offset)
     first_row = max(0, row - window)
     last_row = min(snapshot.line_count - 1, row + max(1, window // 4))
     start = snapshot.byte_at(snapshot.line_offsets[first_row])
