@@ -198,18 +198,18 @@ _INSERTS = (":", ")", "]", "}", ",")
 
 
 def edit_candidates(index: LineIndex, target: FixTarget) -> list[str]:
-    """Small edits of the faulty lines, most targeted first (deduplicated)."""
+    """Small edits of the faulty lines, the kind the diagnostic points to first."""
     rows = range(target.start_row, min(target.end_row, target.start_row + 2) + 1)
     names = {m.group(0) for m in _IDENT.finditer(index.text)}
-    out: list[str] = []
     original = [index.line(r) for r in range(target.start_row, target.end_row + 1)]
+    flagged = index.text[target.start : target.end]
+    groups: dict[str, list[str]] = {"indent": [], "token": [], "bracket": [], "name": []}
 
-    def add(row: int, new_line: str) -> None:
+    def add(group: str, row: int, new_line: str) -> None:
         lines = list(original)
         lines[row - target.start_row] = new_line
-        candidate = "\n".join(lines)
-        if candidate not in out and new_line != original[row - target.start_row]:
-            out.append(candidate)
+        if new_line != original[row - target.start_row]:
+            groups[group].append("\n".join(lines))
 
     for row in rows:
         line = index.line(row)
@@ -218,25 +218,35 @@ def edit_candidates(index: LineIndex, target: FixTarget) -> list[str]:
         hash_at = _comment_start(line)
         if hash_at is not None:
             code, comment = line[:hash_at].rstrip(), "  " + line[hash_at:]
-        for token in _INSERTS:
-            add(row, code + token + comment)
-            trimmed = code.rstrip(":")
-            if trimmed != code:
-                add(row, trimmed + token + ":" + comment)
-        for i, ch in enumerate(code):
-            if ch in "()[]{}":
-                add(row, code[:i] + code[i + 1 :] + comment)
-        for match in _IDENT.finditer(code):
-            word = match.group(0)
-            if len(word) < 3:
-                continue
-            for name in names:
-                if name != word and edit_distance(word, name, 2) <= 2:
-                    add(row, code[: match.start()] + name + code[match.end() :] + comment)
         indent = _indent_of(line)
         for level in _neighbour_indents(index, row):
             if level != indent:
-                add(row, level + line.lstrip())
+                add("indent", row, level + line.lstrip())
+        for token in _INSERTS:
+            add("token", row, code + token + comment)
+            trimmed = code.rstrip(":")
+            if trimmed != code:
+                add("token", row, trimmed + token + ":" + comment)
+        for i, ch in enumerate(code):
+            if ch in "()[]{}":
+                add("bracket", row, code[:i] + code[i + 1 :] + comment)
+        for match in _IDENT.finditer(code):
+            word = match.group(0)
+            if len(word) < 3 or (flagged.isidentifier() and word != flagged):
+                continue  # for a name diagnostic, only the flagged name is rewritten
+            for name in sorted(names):
+                if name != word and edit_distance(word, name, 2) <= 2:
+                    add("name", row, code[: match.start()] + name + code[match.end() :] + comment)
+    message = target.message.lower()
+    if "indent" in message:
+        order = ("indent", "token", "bracket", "name")
+    elif flagged.isidentifier() and target.code != "syntax-error":
+        order = ("name", "token", "bracket", "indent")
+    else:
+        order = ("token", "bracket", "indent", "name")
+    out: list[str] = []
+    for group in order:
+        out.extend(c for c in groups[group] if c not in out)
     return out[:MAX_EDIT_CANDIDATES]
 
 
@@ -268,13 +278,22 @@ def _neighbour_indents(index: LineIndex, row: int) -> list[str]:
     return levels
 
 
+_CONTINUES = (" ", "\t", ")", "]", "}", "else", "elif", "except", "finally", "@")
+
+
+def _continues(line: str) -> bool:
+    """Does this line belong to the top-level statement above it (indented, a closing
+    bracket, an else/except clause, or blank)?"""
+    return not line or line.startswith(_CONTINUES)
+
+
 def _window_parses(index: LineIndex, row: int, new_lines: str, count: int) -> bool:
-    """Cheap pre-filter: the enclosing top-level block with the new lines must parse."""
+    """Cheap pre-filter: the enclosing top-level statement with the new lines must parse."""
     first = row
-    while first > 0 and index.line(first)[:1] in (" ", "\t", ""):
+    while first > 0 and _continues(index.line(first)):
         first -= 1  # back to the top-level statement that holds the row
     last = row + count
-    while last < len(index.starts) and index.line(last)[:1] in (" ", "\t", ""):
+    while last < len(index.starts) and _continues(index.line(last)):
         last += 1
     lines = [index.line(r) for r in range(first, row)]
     lines += new_lines.split("\n")
@@ -284,8 +303,9 @@ def _window_parses(index: LineIndex, row: int, new_lines: str, count: int) -> bo
 
 
 def _reference(text: str, baseline: CheckResult) -> CheckResult | None:
-    """The checks of the buffer with its certain syntax fixes applied, if that parses."""
-    edits = [p.fix.edits for p in baseline.problems if p.fix is not None and p.fix.preferred]
+    """The checks of the buffer with our syntax fixes applied (certain or best guess), if that
+    parses: what the code around the mistake looks like to pyflakes."""
+    edits = [p.fix.edits for p in baseline.problems if p.fix is not None]
     if not edits or len(edits) != len(baseline.problems):
         return None
     patched = apply_edits(text, [e for group in edits for e in group])
