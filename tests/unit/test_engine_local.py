@@ -40,12 +40,16 @@ def engine() -> Iterator[LocalEngine]:
     eng = LocalEngine(LocalEngineConfig(str(ensure_embedded_model()), context_size=1024))
     eng.start_sync()
     assert eng.state == EngineState.READY, eng.error
+    model = eng.model
+    assert model is not None
+    model.wait_for_piece_index()  # token healing is on from the first request in these tests
     yield eng
     eng.close_sync()
 
 
-def _prompt_tokens(engine: LocalEngine, parts: PromptParts) -> list[int]:
-    return engine.run_on_worker(lambda model, _d: build_prompt(model, parts, 900).tokens)
+def _prompt_tokens(engine: LocalEngine, parts: PromptParts, max_tokens: int = 2) -> list[int]:
+    """The token ids the engine decodes for ``parts`` (after token healing)."""
+    return engine.run_on_worker(lambda model, _d: engine.layout_prompt(model, parts, max_tokens)[0])
 
 
 class FirstTokenSeen:
@@ -266,3 +270,20 @@ def test_draft_policy_stops_drafting_when_rows_cost_more_than_they_save() -> Non
     for _ in range(30):
         cheap.record_draft(4, 8, 8)  # always right
     assert cheap.length(4, 8) == 8
+
+
+async def test_token_healing_respells_the_last_token(engine: LocalEngine) -> None:
+    # "return " ends on a lone space token; healing lets the first token be " a", " None"...
+    parts = PromptParts("def add(a, b):\n    return ")
+    healed_tokens, heal = engine.run_on_worker(lambda m, _d: engine.layout_prompt(m, parts, 8))
+    plain_tokens = engine.run_on_worker(lambda m, _d: build_prompt(m, parts, 900).tokens)
+    assert heal == b" "
+    assert healed_tokens == plain_tokens[:-1]
+    result = await engine.generate(_request(parts, max_tokens=6))
+    assert result.stats.prompt_tokens == len(healed_tokens)
+    assert not result.text.startswith(" ")  # the healed space is not returned again
+    assert result.text.startswith("a + b")
+
+    # Mid-word: the first token may complete the word.
+    word = await engine.generate(_request(PromptParts("for i in ra"), max_tokens=3))
+    assert word.text.startswith("nge(")

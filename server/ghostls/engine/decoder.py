@@ -46,6 +46,9 @@ class DecodeJob:
     deadline: float = math.inf  # time.perf_counter() value
     abort: AbortCheck = lambda: None
     stats: GenerationStats = field(default_factory=GenerationStats)
+    # Token healing: the bytes of the prompt's last token, taken off the prompt; the first
+    # generated token must start with them, and they are not part of the returned text.
+    heal: bytes = b""
 
 
 class _Emitter:
@@ -56,6 +59,7 @@ class _Emitter:
         self._stop_ids = stop_ids
         self._job = job
         self.tokens: list[int] = []
+        self._skip = len(job.heal)
         self._bytes = bytearray()
         self.text = ""
         self._longest_stop = max((len(s) for s in job.stop), default=0)
@@ -68,7 +72,7 @@ class _Emitter:
         before = len(self.text)
         self._bytes += model.piece(token)
         # A multi-byte character may be split across tokens: hold back an incomplete tail.
-        self.text = self._bytes.decode("utf-8", errors="ignore")
+        self.text = self._bytes[self._skip :].decode("utf-8", errors="ignore")
         if job.stop:
             start = max(0, before - self._longest_stop)
             cut = min(
@@ -164,19 +168,32 @@ class Decoder:
             return GenerationResult("", stats, job.abort() or "cancelled")
         row = holder["row"]
         t1 = time.perf_counter()
+        allowed = self.model.tokens_with_prefix(job.heal) if job.heal else None
+        if allowed is not None and allowed.size:  # (the engine heals only when it is)
+            # Only tokens that re-spell the removed last token may come first.
+            masked = np.full_like(row, -np.inf)
+            masked[allowed] = row[allowed]
+            peak = float(row.max())
+            lse = peak + math.log(float(np.exp(row - peak).sum()))
+            row = masked  # candidates' log-probabilities still use the full normaliser
+        else:
+            lse = None
         try:
             if n_candidates <= 1:
                 first = int(row.argmax())
                 text, reason, _ = self._greedy(first, 0.0, job, track_logprob=False)
                 return GenerationResult(text, stats, reason)
-            return self._candidates(row, n_candidates, job)
+            return self._candidates(row, n_candidates, job, lse)
         finally:
             stats.generation_ms = (time.perf_counter() - t1) * 1000
 
-    def _candidates(self, row: npt.NDArray[np.float32], n: int, job: DecodeJob) -> GenerationResult:
-        peak = float(row.max())
-        lse = peak + math.log(float(np.exp(row - peak).sum()))
-        n = min(n, row.shape[0])
+    def _candidates(
+        self, row: npt.NDArray[np.float32], n: int, job: DecodeJob, lse: float | None = None
+    ) -> GenerationResult:
+        if lse is None:  # without healing, the row is the whole distribution
+            peak = float(row.max())
+            lse = peak + math.log(float(np.exp(row - peak).sum()))
+        n = min(n, int(np.isfinite(row).sum()))
         top = np.argpartition(-row, n - 1)[:n]
         top = top[np.argsort(-row[top])]
         prompt_len = len(job.prompt)

@@ -10,6 +10,7 @@ Not thread-safe: one worker thread owns a ``LlamaModel`` for its whole life.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import logging
 import os
@@ -161,6 +162,10 @@ class LlamaModel:
         self.bos = int(llama_cpp.llama_vocab_bos(v))
         self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(v)) and self.bos >= 0
         self._piece_cache: dict[int, bytes] = {}
+        self._piece_index: tuple[list[bytes], npt.NDArray[np.int64]] | None = None
+        self._prefix_cache: dict[bytes, npt.NDArray[np.int64]] = {}
+        self._index_thread: threading.Thread | None = None
+        self._closing = False
 
     @property
     def fim_ids(self) -> tuple[int, int, int, int, int]:
@@ -210,6 +215,62 @@ class LlamaModel:
         out = buf.raw[:n]
         self._piece_cache[token] = out
         return out
+
+    def start_piece_index(self) -> None:
+        """Build the sorted piece index (for token healing) on a helper thread: 262k tokens
+        take a second or more, which should not delay loading. Until it is ready,
+        ``tokens_with_prefix`` returns None."""
+        if self._index_thread is None:
+            self._index_thread = threading.Thread(
+                target=self._build_piece_index, name="ghostls-vocab-index", daemon=True
+            )
+            self._index_thread.start()
+
+    def wait_for_piece_index(self, timeout: float | None = None) -> bool:
+        if self._index_thread is not None:
+            self._index_thread.join(timeout)
+        return self._piece_index is not None
+
+    def _build_piece_index(self) -> None:
+        # Only reads the vocabulary (as llama.cpp's server does from its HTTP threads).
+        buf = ctypes.create_string_buffer(256)
+        size = len(buf)
+        to_piece = llama_cpp.llama_token_to_piece
+        vocab = self._vocab
+        pairs: list[tuple[bytes, int]] = []
+        for t in range(self.n_vocab):
+            if t % 8192 == 0 and self._closing:
+                return
+            n = to_piece(vocab, t, buf, size, 0, False)
+            if n > 0:  # control tokens render as nothing with special=False
+                pairs.append((buf.raw[:n], t))
+        pairs.sort()
+        ids = np.fromiter((t for _, t in pairs), dtype=np.int64, count=len(pairs))
+        self._piece_index = ([p for p, _ in pairs], ids)
+
+    def tokens_with_prefix(self, prefix: bytes) -> npt.NDArray[np.int64] | None:
+        """Ids of the text tokens whose bytes start with ``prefix``; None while the index is
+        still being built."""
+        cached = self._prefix_cache.get(prefix)
+        if cached is not None:
+            return cached
+        index = self._piece_index
+        if index is None:
+            return None
+        pieces, ids = index
+        lo = bisect.bisect_left(pieces, prefix)
+        # The first byte string after every string that starts with prefix.
+        stem = prefix.rstrip(b"\xff")
+        hi = (
+            bisect.bisect_left(pieces, stem[:-1] + bytes([stem[-1] + 1]), lo)
+            if stem
+            else len(pieces)
+        )
+        found = ids[lo:hi]
+        if len(self._prefix_cache) > 256:
+            self._prefix_cache.clear()
+        self._prefix_cache[prefix] = found
+        return found
 
     def detokenize(self, tokens: list[int]) -> str:
         return b"".join(self.piece(t) for t in tokens).decode("utf-8", errors="replace")
@@ -314,6 +375,10 @@ class LlamaModel:
         return times
 
     def close(self) -> None:
+        self._closing = True
+        if self._index_thread is not None:
+            self._index_thread.join()  # it reads the vocabulary we are about to free
+            self._index_thread = None
         if self._batch is not None:
             llama_cpp.llama_batch_free(self._batch)
             self._batch = None

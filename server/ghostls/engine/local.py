@@ -44,6 +44,7 @@ class LocalEngineConfig:
     n_batch: int = 512
     prompt_lookup: bool = True
     max_draft: int = 8
+    token_healing: bool = True
 
 
 class LocalEngine:
@@ -94,6 +95,14 @@ class LocalEngine:
     def model(self) -> LlamaModel | None:
         """The loaded model (for benchmarks and tests; use only from the worker)."""
         return self._model
+
+    def count_tokens(self, text: str) -> int:
+        """Exact token count (for the context builder's budget). Safe on any thread: the
+        vocabulary is read-only, and llama.cpp's own server tokenizes beside decoding."""
+        model = self._model
+        if model is None:
+            return (len(text) + 2) // 3
+        return len(model.tokenize(text))
 
     @property
     def prompt_lookup(self) -> bool:
@@ -146,6 +155,8 @@ class LocalEngine:
                 f"model file '{cfg.path}' could not be loaded by llama.cpp "
                 f"(truncated, corrupt or an unsupported architecture?): {exc}"
             ) from exc
+        if cfg.token_healing:
+            model.start_piece_index()
         self._model = model
         self._decoder = Decoder(model, prompt_lookup=cfg.prompt_lookup, max_draft=cfg.max_draft)
         self.layout = layout_name(model)
@@ -210,22 +221,47 @@ class LocalEngine:
         if model is None or decoder is None:
             return GenerationResult("", stats, "error")
         max_tokens = max(1, min(request.max_tokens, model.n_ctx // 2))
-        budget = model.n_ctx - max_tokens - _CONTEXT_MARGIN
-        built = build_prompt(model, request.prompt, budget)
+        tokens, heal = self.layout_prompt(model, request.prompt, max_tokens)
         job = DecodeJob(
-            prompt=built.tokens,
+            prompt=tokens,
             max_tokens=max_tokens,
             stop=request.stop,
             should_stop=request.should_stop,
             deadline=started + request.time_budget_ms / 1000,
             abort=abort,
             stats=stats,
+            heal=heal,
         )
         try:
             return decoder.generate(job, n_candidates=request.n_candidates)
         except Exception:
             decoder.reset()
             raise
+
+    def layout_prompt(
+        self, model: LlamaModel, parts: PromptParts, max_tokens: int
+    ) -> tuple[list[int], bytes]:
+        """Prompt token ids for a generation, and the bytes taken off for token healing.
+
+        Token healing (prefix prompts): a prompt that ends mid-word or after a space ends on a
+        token the model rarely saw there ("return " ends on a lone space token), which skews
+        the first prediction. We drop that last token and let the first generated token be any
+        token spelling those bytes and more (" a", " None", ...); the healed bytes are not
+        returned. FIM prompts end on <fim_middle> and are left as they are.
+        """
+        budget = model.n_ctx - max_tokens - _CONTEXT_MARGIN
+        built = build_prompt(model, parts, budget)
+        tokens = built.tokens
+        if not self.config.token_healing or built.layout != "prefix" or len(tokens) < 3:
+            return tokens, b""
+        last = tokens[-1]
+        piece = model.piece(last)
+        if not piece or model.is_control(last) or not parts.prefix.encode("utf-8").endswith(piece):
+            return tokens, b""
+        allowed = model.tokens_with_prefix(piece)
+        if allowed is None or not allowed.size:  # index not built yet: no healing this time
+            return tokens, b""
+        return tokens[:-1], piece
 
     async def score(self, prompt: PromptParts, continuation: str) -> float:
         if self._state != EngineState.READY or not continuation:

@@ -80,6 +80,16 @@ class EngineManager:
     def current(self) -> Engine | None:
         return self._engine
 
+    def count_tokens(self, text: str) -> int:
+        """The current backend's token count, or an estimate (3 characters a token)."""
+        counter = getattr(self._engine, "count_tokens", None)
+        if callable(counter) and self.state == EngineState.READY:
+            try:
+                return int(counter(text))
+            except Exception:
+                log.debug("count_tokens failed", exc_info=True)
+        return (len(text) + 2) // 3
+
     async def generate(
         self, request: GenerationRequest, cancel: CancelToken | None = None
     ) -> GenerationResult:
