@@ -146,7 +146,8 @@ def test_dedent_to_no_block_offers_the_previous_level_as_uncertain() -> None:
 def test_expected_indented_block() -> None:
     problem = only(find_syntax_errors("def f(x):\nreturn x\n"))
     assert problem.message.startswith("expected an indented block after the function definition")
-    assert problem.fix is None  # where the body should go is not certain
+    assert problem.fix is not None and not problem.fix.certain  # the body may be missing instead
+    assert apply_fix("def f(x):\nreturn x\n", problem.fix) == "def f(x):\n    return x\n"
 
 
 def test_unterminated_string_fix() -> None:

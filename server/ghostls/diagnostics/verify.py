@@ -6,8 +6,9 @@ a baseline:
 
 * the check of the same buffer before the patch when it parsed (so pyflakes ran on it);
 * while the buffer has a syntax error pyflakes never ran on it, so the baseline is the last
-  version of the buffer that parsed, if we saw one; without one, no new finding may appear in
-  the changed lines.
+  version of the buffer that parsed, if we saw one, else the buffer with our own syntax fixes
+  applied (when that parses); without either, no finding may appear in the changed lines and
+  nothing only some of the valid candidates produce (:func:`agree_with_peers`).
 
 For another server's diagnostic (pyright, ruff, mypy, ...) we cannot re-run its checker: the
 patch must change the lines the diagnostic points at, parse, and add no ghostls diagnostic.

@@ -485,7 +485,12 @@ def _indentation_problem(
         )
     if msg.startswith("expected an indented block"):
         words = msg.replace("after function definition", "after the function definition")
-        return SyntaxProblem(start + indent, index.offset(row, len(line)), words, "expected-indent")
+        # Likely (not certain: the body may be missing instead): this line is the body.
+        opener = _previous_indent(index, row)
+        guess = TextFix(start, start + indent, opener + "    ", "Indent this line", False)
+        fix = guess if _gets_past(text, guess, row, cascade_end, msg) else None
+        end = index.offset(row, len(line))
+        return SyntaxProblem(start + indent, end, words, "expected-indent", fix)
     if "tabs and spaces" in msg:
         return SyntaxProblem(
             start, start + max(indent, 1), "tabs and spaces mixed in indentation", "tab-error"
