@@ -470,6 +470,8 @@ async def latency_benchmark(sizes: list[int], trials: int) -> dict[str, Any]:
             await session.wait_for(lambda s, u=uri: s.diagnostics_version.get(u) == 1, 60)
             clean: list[float] = []
             broken: list[float] = []
+            check_clean: list[float] = []  # the server's own check time (no IPC, no queueing)
+            check_broken: list[float] = []
             version = 1
             lines = text.split("\n")
             for trial in range(trials * 2):
@@ -500,6 +502,9 @@ async def latency_benchmark(sizes: list[int], trials: int) -> dict[str, Any]:
                 elapsed = (time.perf_counter() - started) * 1000
                 if ok:
                     (clean if trial % 2 == 0 else broken).append(elapsed)
+                    spent = await _server_check_ms(session)
+                    if spent is not None:
+                        (check_clean if trial % 2 == 0 else check_broken).append(spent)
                 # Undo so every trial starts from clean code.
                 version += 1
                 session.client.text_document_did_change(
@@ -526,14 +531,32 @@ async def latency_benchmark(sizes: list[int], trials: int) -> dict[str, Any]:
                 "lines": actual,
                 "clean_edit_ms": summarize(clean),
                 "syntax_error_edit_ms": summarize(broken),
+                "server_check_clean_ms": summarize(check_clean),
+                "server_check_syntax_error_ms": summarize(check_broken),
             }
             print(
                 f"{actual:6} lines: didChange -> publishDiagnostics p50 "
                 f"{summarize(clean)['p50']:.1f} ms (clean edit), "
                 f"{summarize(broken)['p50']:.1f} ms (edit leaving a syntax error); "
-                f"p95 {summarize(clean)['p95']:.1f} / {summarize(broken)['p95']:.1f} ms"
+                f"p95 {summarize(clean)['p95']:.1f} / {summarize(broken)['p95']:.1f} ms; "
+                f"server check p50 {summarize(check_clean)['p50']:.1f} / "
+                f"{summarize(check_broken)['p50']:.1f} ms"
             )
     return results
+
+
+async def _server_check_ms(session: Any) -> float | None:
+    """The server's last check time (ghostls/stats counters), to split it from IPC."""
+    try:
+        result = await session.client.protocol.send_request_async("ghostls/stats", {})
+    except Exception:
+        return None
+    extra = result.get("extra", {}) if isinstance(result, dict) else getattr(result, "extra", {})
+    if isinstance(extra, dict):
+        value = extra.get("diagnostics_ms")
+    else:  # pygls turns JSON objects into namedtuple-like objects
+        value = getattr(extra, "diagnostics_ms", None)
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def main(argv: list[str]) -> int:
