@@ -103,3 +103,12 @@ def test_huge_files_give_up_politely() -> None:
     text = "x = 1\n" * 40_000
     result = check_text(text)
     assert not result.names_checked and "lines" in result.note
+
+
+def test_crlf_files_keep_their_line_endings_in_fixes() -> None:
+    text = "import os\r\nimport sys\r\nprint(sys)\r\ndef f(x)\r\n    return x\r\n"
+    (syntax,) = check_text(text).problems
+    repaired = fixed(text, syntax)
+    assert repaired == "import os\r\nimport sys\r\nprint(sys)\r\ndef f(x):\r\n    return x\r\n"
+    (unused,) = problems(repaired, "unused-import")
+    assert fixed(repaired, unused) == "import sys\r\nprint(sys)\r\ndef f(x):\r\n    return x\r\n"
