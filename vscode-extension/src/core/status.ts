@@ -114,7 +114,8 @@ export function formatStats(stats: unknown, lastLatencyMs: number | undefined): 
     `suggestions requested ${num('completions_requested')}, shown ${num('completions_shown')}, ` +
       `from cache ${num('completions_from_cache')}, accepted ${num('accepted')}, rejected ${num('rejected')}`,
   );
-  const serverLatency = typeof s.last_latency_ms === 'number' ? s.last_latency_ms : undefined;
+  // 0 means the server has not answered with a suggestion yet.
+  const serverLatency = typeof s.last_latency_ms === 'number' && s.last_latency_ms > 0 ? s.last_latency_ms : undefined;
   const latency = lastLatencyMs ?? serverLatency;
   if (latency !== undefined) {
     lines.push(`last suggestion latency ${Math.round(latency)} ms`);

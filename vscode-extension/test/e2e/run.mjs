@@ -102,9 +102,9 @@ function parsesAsPython(file) {
   }
 }
 
-function userSettings() {
+function userSettings(trusted) {
   return {
-    'ghostls.server.command': [ghostls],
+    'ghostls.server.command': trusted ? [ghostls] : [],
     'ghostls.completion.maxTokens': 24,
     // Headroom for a machine busy with other tests; the default (1500 ms) is for laptops.
     'ghostls.completion.timeBudgetMs': 6000,
@@ -129,7 +129,11 @@ function userSettings() {
     'workbench.editor.enablePreview': false,
     'workbench.welcomePage.walkthroughs.openOnInstall': false,
     'window.restoreWindows': 'none',
-    'security.workspace.trust.enabled': false,
+    // Trusted session: trust is off (all trusted). Untrusted session: trust on, never asked.
+    'security.workspace.trust.enabled': !trusted,
+    'security.workspace.trust.startupPrompt': 'never',
+    'security.workspace.trust.banner': 'never',
+    'security.workspace.trust.untrustedFiles': 'open',
     'extensions.autoUpdate': false,
     'extensions.autoCheckUpdates': false,
     'extensions.ignoreRecommendations': true,
@@ -139,8 +143,8 @@ function userSettings() {
   };
 }
 
-function prepareFolders() {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ghostls-e2e-'));
+function prepareFolders(session) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `ghostls-e2e-${session.name}-`));
   const dirs = {
     root,
     workspace: path.join(root, 'workspace'),
@@ -152,13 +156,22 @@ function prepareFolders() {
     fs.mkdirSync(dir, { recursive: true });
   }
   fs.mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
-  fs.writeFileSync(path.join(dirs.userData, 'User', 'settings.json'), JSON.stringify(userSettings(), null, 2));
-  fs.writeFileSync(path.join(dirs.workspace, SYNTAX_ERROR_FILE), SYNTAX_ERROR_TEXT);
-  fs.writeFileSync(path.join(dirs.workspace, COMPLETION_FILE), COMPLETION_TEXT);
+  fs.writeFileSync(
+    path.join(dirs.userData, 'User', 'settings.json'),
+    JSON.stringify(userSettings(session.trusted), null, 2),
+  );
+  for (const [name, text] of Object.entries(session.files)) {
+    const file = path.join(dirs.workspace, name);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, typeof text === 'function' ? text(dirs) : text);
+    if (name.includes('/bin/')) {
+      fs.chmodSync(file, 0o755);
+    }
+  }
   return dirs;
 }
 
-function startCodeServer(dirs, port, logFile) {
+function startCodeServer(dirs, port, logFile, session) {
   const out = fs.openSync(logFile, 'w');
   const child = spawn(
     codeServer,
@@ -167,14 +180,18 @@ function startCodeServer(dirs, port, logFile) {
       '--bind-addr', `127.0.0.1:${port}`,
       '--disable-telemetry',
       '--disable-update-check',
-      '--disable-workspace-trust',
+      ...(session.trusted ? ['--disable-workspace-trust'] : []),
       '--disable-getting-started-override',
       '--user-data-dir', dirs.userData,
       '--extensions-dir', dirs.extensions,
       dirs.workspace,
     ],
     // Its own process group: the extension host and the language server end with it.
-    { detached: true, stdio: ['ignore', out, out], env: { ...process.env, PASSWORD: undefined } },
+    {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, PASSWORD: undefined },
+    },
   );
   return child;
 }
@@ -285,7 +302,7 @@ async function readGhostText(editor) {
   return { first: clean(first.join('')), more: more.map(clean) };
 }
 
-function copyLogs(dirs) {
+function copyLogs(dirs, prefix) {
   const logsDir = path.join(dirs.userData, 'logs');
   if (!fs.existsSync(logsDir)) {
     return;
@@ -303,20 +320,14 @@ function copyLogs(dirs) {
   };
   walk(logsDir);
   for (const file of found) {
-    fs.copyFileSync(file, path.join(artifacts, `vscode-${path.basename(path.dirname(file))}-${path.basename(file)}`));
+    fs.copyFileSync(file, path.join(artifacts, `${prefix}-${path.basename(path.dirname(file))}-${path.basename(file)}`));
   }
 }
 
-async function main() {
-  need(codeServer, 'code-server (run test/run-e2e.sh, which installs it)');
-  need(vsix, 'the packaged extension (npm run package)');
-  need(ghostls, 'the ghostls server (make install at the repository root)');
-  need(chromiumPath, "Debian's chromium (.ci/system-deps.sh)");
-  need(python, 'Python (to check that fixed files parse)');
-  fs.mkdirSync(artifacts, { recursive: true });
-  const dirs = prepareFolders();
-  log(`workspace ${dirs.workspace}`);
-
+/** One code-server + Chromium session with a fresh profile; `body(page, dirs)` runs the checks. */
+async function withVSCode(session, body) {
+  const dirs = prepareFolders(session);
+  log(`[${session.name}] workspace ${dirs.workspace}`);
   execFileSync(codeServer, ['--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions, '--install-extension', vsix], {
     stdio: 'pipe',
   });
@@ -327,8 +338,7 @@ async function main() {
   log(`installed ${installed.join(', ')}`);
 
   const port = await freePort();
-  const serverLog = path.join(artifacts, 'code-server.log');
-  const server = startCodeServer(dirs, port, serverLog);
+  const server = startCodeServer(dirs, port, path.join(artifacts, `${session.name}-code-server.log`), session);
   let browser;
   try {
     await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60000);
@@ -352,155 +362,250 @@ async function main() {
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}`);
     await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 120000 });
     log('workbench loaded');
-
-    let errorEditor;
-    await check('status bar shows the server ready', page, async () => {
-      errorEditor = await openFile(page, SYNTAX_ERROR_FILE);
-      const item = page.locator('.statusbar-item', { hasText: /ghostls: ready/ });
-      await item.waitFor({ timeout: 180000 });
-      log(`  status bar: "${(await item.innerText()).trim()}"`);
-    });
-
-    await check('a syntax error shows a squiggle and its message', page, async () => {
-      await errorEditor.locator('.squiggly-error').first().waitFor({ timeout: 60000 });
-      await page.keyboard.press('Control+Home');
-      await page.keyboard.press('F8'); // next problem: the marker widget shows the message
-      const widget = page.locator('.marker-widget');
-      await widget.waitFor({ timeout: 10000 });
-      const message = (await widget.innerText()).trim();
-      log(`  problem: ${message.split('\n')[0]}`);
-      if (!/':'/.test(message)) {
-        throw new Error(`the problem does not mention the missing ':' : ${message}`);
-      }
-      await page.keyboard.press('Escape');
-    });
-
-    await check('the quick fix menu offers a fix and applying it gives code that parses', page, async () => {
-      const file = path.join(dirs.workspace, SYNTAX_ERROR_FILE);
-      await page.keyboard.press('Control+.');
-      const rows = page.locator('.action-widget .monaco-list-row.action');
-      await rows.first().waitFor({ timeout: 30000 });
-      const titles = (await rows.allInnerTexts()).map((t) => t.trim());
-      log(`  quick fixes: ${JSON.stringify(titles)}`);
-      const wanted = titles.findIndex((t) => /insert ':'/i.test(t));
-      if (wanted < 0) {
-        throw new Error(`no quick fix inserts the missing ':' (offered: ${JSON.stringify(titles)})`);
-      }
-      // A pointer block covers the menu while it opens: choose with the keyboard, as users do.
-      for (let i = 0; i < titles.length; i++) {
-        const focused = (await page.locator('.action-widget .monaco-list-row.action.focused').innerText()).trim();
-        if (focused === titles[wanted]) {
-          break;
-        }
-        await page.keyboard.press('ArrowDown');
-      }
-      await page.keyboard.press('Enter');
-      await page.locator('.action-widget').waitFor({ state: 'hidden', timeout: 10000 });
-      await page.keyboard.press('Control+s');
-      const text = await waitForFile(file, (t) => t !== SYNTAX_ERROR_TEXT, 15000);
-      const parsed = parsesAsPython(file);
-      if (!parsed.ok) {
-        throw new Error(`the fixed file does not parse:\n${text}\n${parsed.detail}`);
-      }
-      log(`  first line after the fix: ${JSON.stringify(text.split('\n')[0])}`);
-      await errorEditor.locator('.squiggly-error').first().waitFor({ state: 'detached', timeout: 30000 });
-    });
-
-    let accepted = '';
-    await check('typing in a function body shows ghost text from the model, and Tab inserts it', page, async () => {
-      const file = path.join(dirs.workspace, COMPLETION_FILE);
-      const editor = await openFile(page, COMPLETION_FILE);
-      await goTo(page, 5, 5);
-      await page.keyboard.type(TYPED, { delay: 60 });
-      await waitForGhostText(page, editor);
-      // Let the latest request's answer settle before reading it.
-      await page.waitForTimeout(500);
-      const shown = await readGhostText(editor);
-      log(`  ghost text: ${JSON.stringify(shown)}`);
-      if (!shown.first.trim() && shown.more.every((l) => !l.trim())) {
-        throw new Error('ghost text is empty');
-      }
-      await page.screenshot({ path: path.join(artifacts, 'ghost-text.png') });
-      // Ctrl+Right takes the next word only: the rest stays on screen as ghost text.
-      let rest = shown;
-      if (/\w.*\W+\w/.test(shown.first.trim())) {
-        await page.keyboard.press('Control+ArrowRight');
-        await page.waitForTimeout(300);
-        rest = await readGhostText(editor);
-        log(`  after Ctrl+Right, ghost text left: ${JSON.stringify(rest.first)}`);
-        if (!(rest.first.length > 0 && rest.first.length < shown.first.length && shown.first.endsWith(rest.first))) {
-          throw new Error(`Ctrl+Right did not accept one word of ${JSON.stringify(shown.first)} (left ${JSON.stringify(rest.first)})`);
-        }
-      }
-      await page.keyboard.press('Tab');
-      await ghostTextLocator(editor).first().waitFor({ state: 'detached', timeout: 10000 });
-      await page.keyboard.press('Control+s');
-      const expected = `    ${TYPED}${shown.first}`.trimEnd();
-      const text = await waitForFile(file, (t) => t !== COMPLETION_TEXT, 15000);
-      const line = text.split('\n')[4] ?? '';
-      log(`  line 5 after Tab: ${JSON.stringify(line)}`);
-      if (!line.trimEnd().startsWith(expected)) {
-        throw new Error(`line 5 is ${JSON.stringify(line)}, expected it to start with ${JSON.stringify(expected)}`);
-      }
-      accepted = shown.first;
-    });
-
-    await check('the accepted suggestion is counted by the server (ghostls: Show Stats)', page, async () => {
-      if (!accepted) {
-        throw new Error('no suggestion was accepted in the previous check');
-      }
-      await runCommand(page, 'ghostls: Show Stats');
-      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'ghostls stats' });
-      await toast.waitFor({ timeout: 15000 });
-      const text = (await toast.innerText()).trim();
-      log(`  ${text.split('\n').find((l) => l.includes('ghostls stats')) ?? text}`);
-      const match = /accepted (\d+)/.exec(text);
-      if (!match || Number(match[1]) < 1) {
-        throw new Error(`stats do not count the acceptance: ${text}`);
-      }
-    });
-
-    await check('ghostls: Toggle Completions turns completions off and on', page, async () => {
-      await page.keyboard.press('Escape');
-      await runCommand(page, 'ghostls: Toggle Completions');
-      await page.locator('.statusbar-item', { hasText: /ghostls: ready.*completions off/ }).waitFor({ timeout: 10000 });
-      const settings = JSON.parse(fs.readFileSync(path.join(dirs.userData, 'User', 'settings.json'), 'utf8'));
-      if (settings['ghostls.completion.enable'] !== false) {
-        throw new Error(`ghostls.completion.enable is ${settings['ghostls.completion.enable']} in the user settings`);
-      }
-      await runCommand(page, 'ghostls: Toggle Completions');
-      await page
-        .locator('.statusbar-item', { hasText: /ghostls: ready/ })
-        .filter({ hasNotText: /completions off/ })
-        .waitFor({ timeout: 10000 });
-    });
-
-    await check('ghostls: Show Server Log opens the ghostls output', page, async () => {
-      await runCommand(page, 'ghostls: Show Server Log');
-      // The Output panel, showing the ghostls channel (its entries carry [info] / [error] levels).
-      const channel = page.locator('.part.panel .monaco-editor[data-uri^="output:"][data-uri$="ghostls"]');
-      await channel.waitFor({ timeout: 10000 });
-      await channel.locator('.view-lines', { hasText: /\[info\]/ }).waitFor({ timeout: 10000 });
-      await page.keyboard.press('Control+j'); // close the panel again
-    });
-
-    await check('ghostls: Restart Server starts a new server that becomes ready', page, async () => {
-      await runCommand(page, 'ghostls: Restart Server');
-      await page.locator('.statusbar-item', { hasText: /ghostls: (stopped|starting|loading)/ }).waitFor({ timeout: 15000 });
-      await page.locator('.statusbar-item', { hasText: /ghostls: ready/ }).waitFor({ timeout: 180000 });
-      // The new server has its own counters: nothing accepted yet.
-      await runCommand(page, 'ghostls: Show Stats');
-      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /ghostls stats.*accepted 0/ });
-      await toast.waitFor({ timeout: 15000 });
-    });
+    await body(page, dirs);
   } finally {
     await browser?.close().catch(() => undefined);
     await stopProcessGroup(server);
-    copyLogs(dirs);
+    copyLogs(dirs, session.name);
     if (process.env.GHOSTLS_E2E_KEEP !== '1') {
       fs.rmSync(dirs.root, { recursive: true, force: true });
     }
   }
+}
+
+/** The everyday session: a trusted workspace, the server from ghostls.server.command. */
+async function trustedSession() {
+  const session = {
+    name: 'trusted',
+    trusted: true,
+    files: { [SYNTAX_ERROR_FILE]: SYNTAX_ERROR_TEXT, [COMPLETION_FILE]: COMPLETION_TEXT },
+  };
+  await withVSCode(session, async (page, dirs) => {
+      let errorEditor;
+      await check('status bar shows the server ready', page, async () => {
+        errorEditor = await openFile(page, SYNTAX_ERROR_FILE);
+        const item = page.locator('.statusbar-item', { hasText: /ghostls: ready/ });
+        await item.waitFor({ timeout: 180000 });
+        log(`  status bar: "${(await item.innerText()).trim()}"`);
+      });
+
+      await check('a syntax error shows a squiggle and its message', page, async () => {
+        await errorEditor.locator('.squiggly-error').first().waitFor({ timeout: 60000 });
+        await page.keyboard.press('Control+Home');
+        await page.keyboard.press('F8'); // next problem: the marker widget shows the message
+        const widget = page.locator('.marker-widget');
+        await widget.waitFor({ timeout: 10000 });
+        const message = (await widget.innerText()).trim();
+        log(`  problem: ${message.split('\n')[0]}`);
+        if (!/':'/.test(message)) {
+          throw new Error(`the problem does not mention the missing ':' : ${message}`);
+        }
+        await page.keyboard.press('Escape');
+      });
+
+      await check('the quick fix menu offers a fix and applying it gives code that parses', page, async () => {
+        const file = path.join(dirs.workspace, SYNTAX_ERROR_FILE);
+        await page.keyboard.press('Control+.');
+        const rows = page.locator('.action-widget .monaco-list-row.action');
+        await rows.first().waitFor({ timeout: 30000 });
+        const titles = (await rows.allInnerTexts()).map((t) => t.trim());
+        log(`  quick fixes: ${JSON.stringify(titles)}`);
+        const wanted = titles.findIndex((t) => /insert ':'/i.test(t));
+        if (wanted < 0) {
+          throw new Error(`no quick fix inserts the missing ':' (offered: ${JSON.stringify(titles)})`);
+        }
+        // A pointer block covers the menu while it opens: choose with the keyboard, as users do.
+        for (let i = 0; i < titles.length; i++) {
+          const focused = (await page.locator('.action-widget .monaco-list-row.action.focused').innerText()).trim();
+          if (focused === titles[wanted]) {
+            break;
+          }
+          await page.keyboard.press('ArrowDown');
+        }
+        await page.keyboard.press('Enter');
+        await page.locator('.action-widget').waitFor({ state: 'hidden', timeout: 10000 });
+        await page.keyboard.press('Control+s');
+        const text = await waitForFile(file, (t) => t !== SYNTAX_ERROR_TEXT, 15000);
+        const parsed = parsesAsPython(file);
+        if (!parsed.ok) {
+          throw new Error(`the fixed file does not parse:\n${text}\n${parsed.detail}`);
+        }
+        log(`  first line after the fix: ${JSON.stringify(text.split('\n')[0])}`);
+        await errorEditor.locator('.squiggly-error').first().waitFor({ state: 'detached', timeout: 30000 });
+      });
+
+      let accepted = '';
+      await check('typing in a function body shows ghost text from the model, and Tab inserts it', page, async () => {
+        const file = path.join(dirs.workspace, COMPLETION_FILE);
+        const editor = await openFile(page, COMPLETION_FILE);
+        await goTo(page, 5, 5);
+        await page.keyboard.type(TYPED, { delay: 60 });
+        await waitForGhostText(page, editor);
+        // Let the latest request's answer settle before reading it.
+        await page.waitForTimeout(500);
+        const shown = await readGhostText(editor);
+        log(`  ghost text: ${JSON.stringify(shown)}`);
+        if (!shown.first.trim() && shown.more.every((l) => !l.trim())) {
+          throw new Error('ghost text is empty');
+        }
+        await page.screenshot({ path: path.join(artifacts, 'ghost-text.png') });
+        // Ctrl+Right takes the next word only: the rest stays on screen as ghost text.
+        let rest = shown;
+        if (/\w.*\W+\w/.test(shown.first.trim())) {
+          await page.keyboard.press('Control+ArrowRight');
+          await page.waitForTimeout(300);
+          rest = await readGhostText(editor);
+          log(`  after Ctrl+Right, ghost text left: ${JSON.stringify(rest.first)}`);
+          if (!(rest.first.length > 0 && rest.first.length < shown.first.length && shown.first.endsWith(rest.first))) {
+            throw new Error(`Ctrl+Right did not accept one word of ${JSON.stringify(shown.first)} (left ${JSON.stringify(rest.first)})`);
+          }
+        }
+        await page.keyboard.press('Tab');
+        await ghostTextLocator(editor).first().waitFor({ state: 'detached', timeout: 10000 });
+        await page.keyboard.press('Control+s');
+        const expected = `    ${TYPED}${shown.first}`.trimEnd();
+        const text = await waitForFile(file, (t) => t !== COMPLETION_TEXT, 15000);
+        const line = text.split('\n')[4] ?? '';
+        log(`  line 5 after Tab: ${JSON.stringify(line)}`);
+        if (!line.trimEnd().startsWith(expected)) {
+          throw new Error(`line 5 is ${JSON.stringify(line)}, expected it to start with ${JSON.stringify(expected)}`);
+        }
+        accepted = shown.first;
+      });
+
+      await check('the accepted suggestion is counted by the server (ghostls: Show Stats)', page, async () => {
+        if (!accepted) {
+          throw new Error('no suggestion was accepted in the previous check');
+        }
+        await runCommand(page, 'ghostls: Show Stats');
+        const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'ghostls stats' });
+        await toast.waitFor({ timeout: 15000 });
+        const text = (await toast.innerText()).trim();
+        log(`  ${text.split('\n').find((l) => l.includes('ghostls stats')) ?? text}`);
+        const match = /accepted (\d+)/.exec(text);
+        if (!match || Number(match[1]) < 1) {
+          throw new Error(`stats do not count the acceptance: ${text}`);
+        }
+      });
+
+      await check('ghostls: Toggle Completions turns completions off and on', page, async () => {
+        await page.keyboard.press('Escape');
+        await runCommand(page, 'ghostls: Toggle Completions');
+        await page.locator('.statusbar-item', { hasText: /ghostls: ready.*completions off/ }).waitFor({ timeout: 10000 });
+        const settings = JSON.parse(fs.readFileSync(path.join(dirs.userData, 'User', 'settings.json'), 'utf8'));
+        if (settings['ghostls.completion.enable'] !== false) {
+          throw new Error(`ghostls.completion.enable is ${settings['ghostls.completion.enable']} in the user settings`);
+        }
+        await runCommand(page, 'ghostls: Toggle Completions');
+        await page
+          .locator('.statusbar-item', { hasText: /ghostls: ready/ })
+          .filter({ hasNotText: /completions off/ })
+          .waitFor({ timeout: 10000 });
+      });
+
+      await check('ghostls: Show Server Log opens the ghostls output', page, async () => {
+        await runCommand(page, 'ghostls: Show Server Log');
+        // The Output panel, showing the ghostls channel (its entries carry [info] / [error] levels).
+        const channel = page.locator('.part.panel .monaco-editor[data-uri^="output:"][data-uri$="ghostls"]');
+        await channel.waitFor({ timeout: 10000 });
+        await channel.locator('.view-lines', { hasText: /\[info\]/ }).waitFor({ timeout: 10000 });
+        await page.keyboard.press('Control+j'); // close the panel again
+      });
+
+      await check('ghostls: Restart Server starts a new server that becomes ready', page, async () => {
+        await runCommand(page, 'ghostls: Restart Server');
+        await page.locator('.statusbar-item', { hasText: /ghostls: (stopped|starting|loading)/ }).waitFor({ timeout: 15000 });
+        await page.locator('.statusbar-item', { hasText: /ghostls: ready/ }).waitFor({ timeout: 180000 });
+        // The new server has its own counters: nothing accepted yet.
+        await runCommand(page, 'ghostls: Show Stats');
+        const toast = page.locator('.notifications-toasts .notification-toast', { hasText: /ghostls stats.*accepted 0/ });
+        await toast.waitFor({ timeout: 15000 });
+      });
+  });
+}
+
+/**
+ * An untrusted workspace that carries its own .venv/bin/ghostls (a script that would leave a
+ * marker file) and workspace settings naming that script as the server, a model file and a
+ * backend URL: none of it may be used.
+ */
+async function untrustedSession() {
+  const marker = path.join(os.tmpdir(), `ghostls-e2e-venv-ran-${process.pid}`);
+  fs.rmSync(marker, { force: true });
+  const session = {
+    name: 'untrusted',
+    trusted: false,
+    files: {
+      'hello.py': 'print("hello")\n',
+      '.venv/bin/ghostls': `#!/bin/sh\ntouch '${marker}'\nexec '${ghostls}' "$@"\n`,
+      '.vscode/settings.json': JSON.stringify({
+        'ghostls.server.command': ['.venv/bin/ghostls'],
+        'ghostls.model.path': '/nonexistent/workspace-model.gguf',
+        'ghostls.backend.url': 'http://127.0.0.1:9/',
+      }),
+    },
+  };
+  await withVSCode(session, async (page, dirs) => {
+    await check("untrusted workspace: its .venv and its ghostls.server.command are not run", page, async () => {
+      await openFile(page, 'hello.py');
+      // No user setting, no ghostls on PATH, and the workspace's own may not be used.
+      const item = page.locator('.statusbar-item', { hasText: /ghostls: (ready|error|server not found)/ });
+      await item.waitFor({ timeout: 60000 });
+      const text = (await item.innerText()).trim();
+      log(`  status bar: "${text}"`);
+      if (fs.existsSync(marker)) {
+        throw new Error("the untrusted workspace's .venv/bin/ghostls was run");
+      }
+      if (!/server not found/.test(text)) {
+        throw new Error(`expected "server not found", the status bar says "${text}"`);
+      }
+      await page.locator('.notifications-toasts .notification-toast', { hasText: 'was not found' }).waitFor({ timeout: 10000 });
+    });
+
+    await check("untrusted workspace: the user's server runs the embedded model, not the workspace's model.path", page, async () => {
+      // The user names the server in their own settings.json; the extension restarts on the change.
+      const settings = userSettings(true);
+      await page.keyboard.press('Escape');
+      await runCommand(page, 'Preferences: Open User Settings (JSON)');
+      await page.locator('.tab[data-resource-name="settings.json"]').first().waitFor({ timeout: 20000 });
+      await activeEditor(page).locator('.view-lines').click();
+      await page.keyboard.press('Control+a');
+      await page.keyboard.insertText(JSON.stringify(settings, null, 2));
+      await page.keyboard.press('Control+s');
+      const file = path.join(dirs.userData, 'User', 'settings.json');
+      await waitForFile(file, (t) => t.includes(ghostls), 15000);
+      const item = page.locator('.statusbar-item', { hasText: /ghostls: (ready|error)/ });
+      await item.waitFor({ timeout: 180000 });
+      const text = (await item.innerText()).trim();
+      log(`  status bar: "${text}"`);
+      if (fs.existsSync(marker)) {
+        throw new Error("the untrusted workspace's .venv/bin/ghostls was run");
+      }
+      if (!/ready/.test(text)) {
+        throw new Error(`the server should be ready, the status bar says "${text}"`);
+      }
+      await runCommand(page, 'ghostls: Show Stats');
+      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'ghostls stats' });
+      await toast.waitFor({ timeout: 15000 });
+      const stats = (await toast.innerText()).trim();
+      log(`  ${stats.split('\n').find((l) => l.includes('ghostls stats')) ?? stats}`);
+      if (!/embedded/.test(stats) || /workspace-model/.test(stats) || !/backend local/.test(stats)) {
+        throw new Error(`the server should run the embedded model locally, not the workspace's: ${stats}`);
+      }
+    });
+  });
+  fs.rmSync(marker, { force: true });
+}
+
+async function main() {
+  need(codeServer, 'code-server (run test/run-e2e.sh, which installs it)');
+  need(vsix, 'the packaged extension (npm run package)');
+  need(ghostls, 'the ghostls server (make install at the repository root)');
+  need(chromiumPath, "Debian's chromium (.ci/system-deps.sh)");
+  need(python, 'Python (to check that fixed files parse)');
+  fs.mkdirSync(artifacts, { recursive: true });
+  await trustedSession();
+  await untrustedSession();
 }
 
 let exitCode = 0;

@@ -59,4 +59,6 @@ test('stats are summarised in a line or three', () => {
     'engine: state ready, model gemma',
   ]);
   assert.match(formatStats('nope', undefined)[0], /no stats/);
+  // A fresh server reports latency 0: no latency line rather than "0 ms".
+  assert.equal(formatStats({ last_latency_ms: 0 }, undefined).filter((l) => /latency/.test(l)).length, 0);
 });
