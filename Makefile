@@ -33,7 +33,7 @@ test: install system-deps lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-vscode
 
-test-vscode: install
+test-vscode: install system-deps
 	@if [ -x vscode-extension/test/run-e2e.sh ]; then vscode-extension/test/run-e2e.sh; else echo "no VS Code tests yet"; fi
 
 bench: install
