@@ -437,7 +437,9 @@ def code_of_lines(lines: int) -> str:
             module = ast.parse(text)
         except (SyntaxError, UnicodeDecodeError, OSError):
             continue
-        if "\t" in text:
+        if "\t" in text or "import *" in text:
+            # A star import among thousands of concatenated names makes pyflakes quadratic:
+            # not what one real module costs.
             continue
         src = text.split("\n")
         for stmt in module.body:
