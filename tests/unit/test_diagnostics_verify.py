@@ -162,3 +162,12 @@ async def test_search_says_why_when_nothing_verifies() -> None:
     target = _target(TYPO, 3, "undefined-name", "undefined name 'valeu'")
     outcome = await search(engine, TYPO, target, check_text(TYPO), use_edits=False)
     assert outcome.fixes == () and outcome.reason.startswith("no verified fix found")
+
+
+async def test_foreign_target_must_change_the_text_it_points_at() -> None:
+    text = "items = []\nitems.apend(1)\nprint(items)\n"
+    engine = ScriptedEngine(["items.apend(1),", "items.append(1)"], {"items.append(1)": -1.0})
+    start = text.index("apend")
+    target = FixTarget(1, 1, start, start + 5, "attr", 'Cannot access attribute "apend"', "Pylance")
+    outcome = await search(engine, text, target, check_text(text), use_edits=False)
+    assert [f.new_lines for f in outcome.fixes] == ["items.append(1)"]

@@ -16,6 +16,7 @@ model decides among fixes that are already known to be valid. User code is never
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import re
 import time
@@ -193,6 +194,14 @@ def _model_candidates(text: str, count: int) -> list[str]:
 
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Names a typo may have meant besides the file's own: builtins and the methods of builtin
+# types (static lists read from this interpreter; the user's code is never imported or run).
+_KNOWN_NAMES = frozenset(
+    name
+    for source in (builtins, str, bytes, list, dict, set, tuple, int, float)
+    for name in dir(source)
+    if not name.startswith("_")
+)
 _CLOSERS = ")]}"
 _INSERTS = (":", ")", "]", "}", ",")
 
@@ -200,7 +209,7 @@ _INSERTS = (":", ")", "]", "}", ",")
 def edit_candidates(index: LineIndex, target: FixTarget) -> list[str]:
     """Small edits of the faulty lines, the kind the diagnostic points to first."""
     rows = range(target.start_row, min(target.end_row, target.start_row + 2) + 1)
-    names = {m.group(0) for m in _IDENT.finditer(index.text)}
+    names = {m.group(0) for m in _IDENT.finditer(index.text)} | _KNOWN_NAMES
     original = [index.line(r) for r in range(target.start_row, target.end_row + 1)]
     flagged = index.text[target.start : target.end]
     groups: dict[str, list[str]] = {"indent": [], "token": [], "bracket": [], "name": []}
@@ -334,6 +343,8 @@ class _Search:
         self.seen.add(new_lines)
         self.tried += 1
         count = self.target.end_row - self.target.start_row + 1
+        if not self._changes_the_flagged_text(new_lines):
+            return
         if not _window_parses(self.index, self.target.start_row, new_lines, count):
             return
         edit = _replace_rows(
@@ -354,6 +365,19 @@ class _Search:
         if verdict.ok and verdict.result is not None:
             self.survivors.append((new_lines, origin, edit, verdict.result))
         await asyncio.sleep(0)  # let the event loop breathe between checks
+
+    def _changes_the_flagged_text(self, new_lines: str) -> bool:
+        """Another server's diagnostic cannot be re-checked: at least the text it points at
+        must change (a trailing ',' that makes a tuple is no fix for 'apend')."""
+        target = self.target
+        if target.source in ("ghostls", "") or target.selection:
+            return True
+        flagged = self.text[target.start : target.end]
+        if not flagged.strip() or "\n" in flagged:
+            return True
+        column = target.start - self.index.starts[target.start_row]
+        first_line = new_lines.split("\n")[0]
+        return first_line[column : column + len(flagged)] != flagged
 
     def out_of_time(self) -> bool:
         return time.perf_counter() > self.deadline
