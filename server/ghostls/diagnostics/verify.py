@@ -11,7 +11,8 @@ a baseline:
   nothing only some of the valid candidates produce (:func:`agree_with_peers`).
 
 For another server's diagnostic (pyright, ruff, mypy, ...) we cannot re-run its checker: the
-patch must change the lines the diagnostic points at, parse, and add no ghostls diagnostic.
+patch must change the text the diagnostic points at (checked by the search in
+``model_fixes``), parse, and add no ghostls diagnostic.
 """
 
 from __future__ import annotations
