@@ -71,6 +71,16 @@ def _service(engine: ScriptedEngine, **completion: object) -> tuple[GhostServer,
     return server, CompletionService(server)
 
 
+async def _generating(service: CompletionService, start: str) -> None:
+    """Wait until the running generation has produced at least ``start``."""
+    for _ in range(1000):
+        flight = service._inflight.get(URI)
+        if flight is not None and flight.partial.startswith(start):
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the generation did not start")
+
+
 async def test_a_suggestion_and_then_the_prompt_lru() -> None:
     engine = ScriptedEngine("return total / len(values)\n")
     _server, service = _service(engine)
@@ -90,7 +100,7 @@ async def test_a_newer_request_supersedes_and_the_old_answer_is_empty() -> None:
     engine = ScriptedEngine("return total / len(values)\n", step_s=0.02)
     server, service = _service(engine)
     old = asyncio.ensure_future(service.suggest(URI, ROW, COL))
-    await asyncio.sleep(0.05)
+    await _generating(service, "re")
     # The user types something the model is not writing: the running generation stops.
     server.documents.change(URI, ["def f(values):\n    total = sum(values)\n    x\n"], 2)
     new = asyncio.ensure_future(service.suggest(URI, ROW, COL + 1))
@@ -105,7 +115,7 @@ async def test_typing_what_the_model_is_writing_adopts_the_running_generation() 
     engine = ScriptedEngine("return total / len(values)\n", step_s=0.02)
     server, service = _service(engine)
     old = asyncio.ensure_future(service.suggest(URI, ROW, COL))
-    await asyncio.sleep(0.15)  # "return" is partly generated
+    await _generating(service, "ret")
     server.documents.change(URI, ["def f(values):\n    total = sum(values)\n    re\n"], 2)
     new = await service.suggest(URI, ROW, COL + 2)
     assert await old is None  # superseded: empty, never stale
@@ -144,3 +154,37 @@ async def test_a_suggestion_that_breaks_the_parse_is_not_shown() -> None:
     _, service = _service(engine)
     assert await service.suggest(URI, ROW, COL) is None
     assert "syntax-rejected" in service.recent[-1]["notes"]
+
+
+class BudgetEngine(ScriptedEngine):
+    """Runs out of time after ``per_call`` characters, continuing from the prompt's end."""
+
+    def __init__(self, answer: str, per_call: int) -> None:
+        super().__init__(answer, step_s=0.0)
+        self.per_call = per_call
+        self.prefixes: list[str] = []
+
+    async def generate(
+        self, request: GenerationRequest, cancel: CancelToken | None = None
+    ) -> GenerationResult:
+        self.calls += 1
+        self.prefixes.append(request.prompt.prefix)
+        done = len(request.prompt.prefix) - len(self.prefixes[0])
+        chunk = self.answer[done : done + self.per_call]
+        finished = done + self.per_call >= len(self.answer)
+        return GenerationResult(chunk, GenerationStats(), "stop" if finished else "budget")
+
+
+async def test_a_generation_cut_by_the_time_budget_is_resumed_not_restarted() -> None:
+    engine = BudgetEngine("return total / len(values)\n", per_call=10)
+    _, service = _service(engine)
+    first = await service.suggest(URI, ROW, COL)
+    assert first is not None and first.text == "return tot"  # what there was time for
+    service.typed.clear()
+    second = await service.suggest(URI, ROW, COL)
+    assert second is None  # "return total / len(v" does not parse: not shown
+    third = await service.suggest(URI, ROW, COL)
+    assert third is not None and third.text == "return total / len(values)"
+    assert engine.prefixes[1].endswith("return tot")
+    assert engine.prefixes[2].endswith("return total / len(v")
+    assert service.totals["resumed"] == 2

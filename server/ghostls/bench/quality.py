@@ -39,7 +39,6 @@ ABLATIONS: dict[str, dict[str, str]] = {
     "no_blank_line_stop": {"GHOSTLS_COMPLETION_DISABLE": "blank_line_stop"},
     "no_repeats": {"GHOSTLS_COMPLETION_DISABLE": "repeats"},
     "no_syntax_check": {"GHOSTLS_COMPLETION_DISABLE": "syntax_check"},
-    "no_suffix_names": {"GHOSTLS_COMPLETION_DISABLE": "suffix_names"},
 }
 
 
@@ -235,6 +234,8 @@ async def _main(args: argparse.Namespace) -> int:
         report["single_line_ratio"] = round(s / b, 3) if b else None
         print(f"single-line exact match ratio ghostls/baseline: {report['single_line_ratio']}")
     ablations = [a for a in (args.ablate.split(",") if args.ablate else []) if a]
+    if ablations == ["all"]:
+        ablations = list(ABLATIONS)
     if ablations:
         subset = (
             tasks[: args.ablation_n]

@@ -120,6 +120,7 @@ class _InFlight:
     partial: str = ""  # text generated so far (updated from the engine's should_stop calls)
     adopted: bool = False
     must_start_with: str = ""  # what the newest adopter typed: a generation that disagrees stops
+    head: str = ""  # text an earlier, interrupted generation already produced (resumed)
 
 
 class Superseded(Exception):
@@ -131,6 +132,9 @@ class CompletionService:
         self.server = server
         self.typed = TypedThroughCache()
         self.answers: LRU[tuple[Any, ...], _Answer] = LRU(128)
+        # Text generated for a prompt before the time budget or a newer request cut it short;
+        # the next request with that prompt continues from it instead of starting over.
+        self.partials: LRU[tuple[Any, ...], str] = LRU(32)
         self.guard = SyntaxGuard()
         self._ids = itertools.count(1)
         self._latest: dict[str, str] = {}  # uri -> id of the newest request
@@ -142,6 +146,7 @@ class CompletionService:
             "generations": 0,
             "typed_through_hits": 0,
             "in_flight_adopted": 0,
+            "resumed": 0,
             "lru_hits": 0,
             "superseded": 0,
             "syntax_rejected": 0,
@@ -318,11 +323,12 @@ class CompletionService:
         request.notes.append(f"adopted:{flight.owner}")
         result = await asyncio.shield(flight.task)
         request.engine = {**result.stats.as_dict(), "stop_reason": result.stop_reason}
-        request.raw = result.text
-        if result.cancelled or result.stop_reason == "error" or not result.text.startswith(typed):
+        text = flight.head + result.text
+        request.raw = text
+        if result.cancelled or result.stop_reason == "error" or not text.startswith(typed):
             return None
         request.source = "in-flight"
-        return _Answer(result.text[len(typed) :], result.stop_reason)
+        return _Answer(text[len(typed) :], result.stop_reason)
 
     def _prompt(self, snapshot: Snapshot, offset: int, engine: Any, max_tokens: int) -> PromptParts:
         from ghostls.context import ContextBudget, build_context
@@ -359,25 +365,32 @@ class CompletionService:
             request.raw = cached.text
             return cached
         settings = self.server.settings.completion
+        head = self.partials.get(key) or ""
+        if head:
+            self.totals["resumed"] += 1
+            request.notes.append(f"resumed:{len(head)}")
         generation = GenerationRequest(
-            prompt=prompt,
-            max_tokens=max_tokens,
+            prompt=dataclasses.replace(prompt, prefix=prompt.prefix + head) if head else prompt,
+            # A token is at least a character: never ask for less than a few.
+            max_tokens=max(4, max_tokens - len(head) // 4),
             stop=stop_strings(ctx),
             time_budget_ms=settings.timeBudgetMs,
             key=snapshot.uri,
-            should_stop=lambda text: should_stop(text, ctx),
         )
         token = CancelToken()
         flight = _InFlight(
             request.id, snapshot.text[:offset], snapshot.text[offset:], token, asyncio.Future()
         )
+        flight.head = head
+        flight.partial = head
 
         def stop(text: str) -> bool:
-            flight.partial = text  # read on the event loop by requests that may adopt it
+            full = head + text
+            flight.partial = full  # read on the event loop by requests that may adopt it
             need = flight.must_start_with
-            if need and not (text.startswith(need) or need.startswith(text)):
+            if need and not (full.startswith(need) or need.startswith(full)):
                 return True  # the user typed something else: no one wants the rest
-            return should_stop(text, ctx)
+            return should_stop(full, ctx)
 
         generation = dataclasses.replace(generation, should_stop=stop)
         flight.task = asyncio.ensure_future(engine.generate(generation, token))
@@ -398,17 +411,19 @@ class CompletionService:
                 token.cancel("cancelled")
             raise
         self._account(request, result)
+        text = head + result.text
+        if result.stop_reason in ("stop", "length"):
+            self.answers.put(key, _Answer(text, result.stop_reason))
+        elif result.stop_reason != "error" and result.text:
+            self.partials.put(key, text)
         if result.cancelled or (token.cancelled and not flight.adopted):
             raise Superseded("superseded")
         if result.stop_reason == "error":
             request.outcome = "engine-error"
             return None
         request.source = "model"
-        answer = _Answer(result.text, result.stop_reason)
-        request.raw = result.text
-        if result.stop_reason in ("stop", "length"):
-            self.answers.put(key, answer)
-        return answer
+        request.raw = text
+        return _Answer(text, result.stop_reason)
 
     def _account(self, request: _Request, result: GenerationResult) -> None:
         stats = result.stats
