@@ -34,6 +34,7 @@ def fixed(text: str, problem: Problem) -> str:
         ("x = 1\nprint(f'{x}' f'plain', f'none')\n", "fstring-missing-placeholders", "f'none'"),
         ("def h():\n    return 1\nh(undefined_thing)\n", "undefined-name", "undefined_thing"),
         ("s = 'é'; print(nämé)\n", "undefined-name", "nämé"),
+        ("__all__ = [\n    'here',\n    'gone',\n]\nhere = 1\n", "undefined-export", "'gone'"),
     ],
 )
 def test_range_points_at_the_name(text: str, code: str, under: str) -> None:

@@ -150,6 +150,11 @@ def _to_problem(
     elif name in ("UnusedVariable", "RedefinedWhileUnused", "UnusedAnnotation"):
         bound = str(found.args[1]) if len(found.args) > 1 else ""
         start, end = _name_in(node, bound, text, index, start, end)
+    elif name == "UndefinedExport" and len(found.args) > 1:
+        # The whole __all__ statement is reported; point at the string naming it.
+        quoted = re.compile(rf"(['\"]){re.escape(str(found.args[1]))}\1").search(text, start, end)
+        if quoted:
+            start, end = quoted.start(), quoted.end()
     return Problem(code, message, severity, start, end, fix, unnecessary)
 
 
