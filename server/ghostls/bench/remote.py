@@ -37,6 +37,7 @@ from ghostls.bench.report import summarize, write_report
 from ghostls.client_session import ServerSession
 
 SERVER_KINDS = ("llama-cpp-python", "llama.cpp")
+WARM_UP = "def add(a, b):\n    return \n"
 
 
 def free_port() -> int:
@@ -272,15 +273,23 @@ async def _replay(
 async def _run_sessions(
     backend: dict[str, Any], tasks: list[Any], sessions: int, keystrokes: int, label: str
 ) -> dict[str, Any]:
+    """``sessions`` editors at once; each works on its own slice of ``tasks`` (different
+    files, as different people), session 0 on the first slice (the single-session tasks)."""
+    size = len(tasks) // sessions
+
     async def one(index: int) -> list[dict[str, Any]]:
+        mine = tasks[index * size : (index + 1) * size]
         async with ServerSession(_settings(backend)) as session:
             status = await session.wait_until_ready(300)
             if status.get("state") != "ready":
                 raise RuntimeError(f"{label}: engine not ready: {status}")
-            # Warm-up outside the measurement (first connection, first prompt).
-            await _replay(session, tasks[:1], f"{label}-warm-{index}", 0)
+            # Warm-up outside the measurement (first connection, first decode), on a file of
+            # its own so no measured request is answered from a cache.
+            warm = Path(f"/tmp/ghostls-bench-remote/warm/{label}-{index}.py".replace(" ", "_"))
+            uri = session.open(warm, WARM_UP)
+            await session.inline_completion(uri, 1, len("    return "))
             await barrier.wait()
-            return await _replay(session, tasks, f"{label}-{index}", keystrokes)
+            return await _replay(session, mine, f"{label}-{index}", keystrokes)
 
     barrier = _Barrier(sessions)
     started = time.perf_counter()
@@ -335,8 +344,10 @@ async def _main(args: argparse.Namespace) -> int:
     from ghostls.engine.model_files import ensure_embedded_model
 
     model = ensure_embedded_model()
-    tasks = [t for t in make_tasks(args.n * 3, seed=args.seed, multi_share=0.0)]
-    tasks = [t for t in tasks if t.kind == "single"][: args.n]
+    count = args.n * max(1, args.sessions)
+    tasks = [t for t in make_tasks(count * 3, seed=args.seed, multi_share=0.0)]
+    tasks = [t for t in tasks if t.kind == "single"][:count]
+    first = tasks[: args.n]
     kinds = [k for k in args.servers.split(",") if k]
     if "llama.cpp" in kinds and not llama_cpp_server_available():
         print("llama.cpp server unavailable (pip install xllamacpp): skipped")
@@ -344,13 +355,13 @@ async def _main(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     local: dict[str, Any] | None = None
     if not args.skip_local:
-        local = await _run_sessions({"kind": "local"}, tasks, 1, args.keystrokes, "local")
+        local = await _run_sessions({"kind": "local"}, first, 1, args.keystrokes, "local")
         results.append(local)
     for kind in kinds:
         parallel = args.sessions if kind == "llama.cpp" else 1
         with InferenceServer(model, kind=kind, parallel=parallel) as server:
             backend = {"kind": "openai", "url": server.url, "timeoutMs": 30000}
-            single = await _run_sessions(backend, tasks, 1, args.keystrokes, f"openai -> {kind}")
+            single = await _run_sessions(backend, first, 1, args.keystrokes, f"openai -> {kind}")
             if local is not None:
                 single["agreement_with_local"] = round(
                     _agreement(local["texts"], single["texts"]), 3
