@@ -49,6 +49,7 @@ class DecodeJob:
     # Token healing: the bytes of the prompt's last token, taken off the prompt; the first
     # generated token must start with them, and they are not part of the returned text.
     heal: bytes = b""
+    generation_cpu_ms: float = 0.0  # this thread's CPU time while generating (benchmarks)
 
 
 class _Emitter:
@@ -167,7 +168,7 @@ class Decoder:
         if not finished or "row" not in holder:
             return GenerationResult("", stats, job.abort() or "cancelled")
         row = holder["row"]
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         allowed = self.model.tokens_with_prefix(job.heal) if job.heal else None
         if allowed is not None and allowed.size:  # (the engine heals only when it is)
             # Only tokens that re-spell the removed last token may come first.
@@ -186,6 +187,7 @@ class Decoder:
             return self._candidates(row, n_candidates, job, lse)
         finally:
             stats.generation_ms = (time.perf_counter() - t1) * 1000
+            job.generation_cpu_ms = (time.thread_time() - c1) * 1000
 
     def _candidates(
         self, row: npt.NDArray[np.float32], n: int, job: DecodeJob, lse: float | None = None

@@ -352,23 +352,26 @@ class LlamaModel:
         ptr = llama_cpp.llama_get_logits_ith(self._ctx, 0)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
-    def time_bare_decodes(self, token: int, start_pos: int, count: int) -> list[float]:
-        """Benchmark reference: seconds per bare one-token ``llama_decode`` (batch prepared
-        once, only the position changes, no logits read), at positions start_pos...; the
-        tokens are removed from the cache afterwards."""
+    def time_bare_decodes(
+        self, token: int, start_pos: int, count: int
+    ) -> list[tuple[float, float]]:
+        """Benchmark reference: (wall, thread CPU) seconds per bare one-token ``llama_decode``
+        (batch prepared once, only the position changes, no logits read) at positions
+        start_pos...; the tokens are removed from the cache afterwards. With one thread ggml
+        computes on the calling thread, so CPU time is immune to other processes."""
         batch = self._batch
         batch.n_tokens = 1
         batch.token[0] = token
         batch.n_seq_id[0] = 1
         batch.seq_id[0][0] = 0
         batch.logits[0] = 1
-        times: list[float] = []
-        clock = time.perf_counter
+        times: list[tuple[float, float]] = []
+        clock, cpu = time.perf_counter, time.thread_time
         for i in range(count):
             batch.pos[0] = start_pos + i
-            t0 = clock()
+            t0, c0 = clock(), cpu()
             rc = llama_cpp.llama_decode(self._ctx, batch)
-            times.append(clock() - t0)
+            times.append((clock() - t0, cpu() - c0))
             if rc != 0:
                 raise DecodeError(f"llama_decode failed with code {rc}")
         self.remove_from(start_pos)

@@ -15,6 +15,7 @@ from typing import Any
 class HighLevelTiming:
     first_token_ms: float
     ms_per_token: float  # after the first token
+    cpu_ms_per_token: float  # this thread's CPU time (llama.cpp computes here with 1 thread)
     tokens: int
     text: str
 
@@ -32,16 +33,24 @@ def time_create_completion(
     try:
         start = time.perf_counter()
         stamps: list[float] = []
+        cpu: list[float] = []
         parts: list[str] = []
         chunks: Any = llm.create_completion(
             prompt, max_tokens=max_tokens, temperature=0.0, top_k=1, stream=True
         )
         for chunk in chunks:
             stamps.append(time.perf_counter())
+            cpu.append(time.thread_time())
             parts.append(chunk["choices"][0]["text"])
         if not stamps:
-            return HighLevelTiming(0.0, 0.0, 0, "")
-        per = (stamps[-1] - stamps[0]) / max(1, len(stamps) - 1)
-        return HighLevelTiming((stamps[0] - start) * 1000, per * 1000, len(stamps), "".join(parts))
+            return HighLevelTiming(0.0, 0.0, 0.0, 0, "")
+        steps = max(1, len(stamps) - 1)
+        return HighLevelTiming(
+            (stamps[0] - start) * 1000,
+            (stamps[-1] - stamps[0]) / steps * 1000,
+            (cpu[-1] - cpu[0]) / steps * 1000,
+            len(stamps),
+            "".join(parts),
+        )
     finally:
         llm.close()
