@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import statistics
 import time
@@ -26,6 +27,7 @@ from lsprotocol import types
 from ghostls.bench.report import summarize, write_report
 from ghostls.bench.tasks import Task, edit_similarity, make_tasks, parses
 from ghostls.client_session import ServerSession
+from ghostls.completion.postprocess import Steps
 from ghostls.positions import Encoding, column_to_index
 
 BASELINE_PROMPT_TOKENS = 1500
@@ -183,6 +185,94 @@ def run_baseline(tasks: list[Task]) -> list[dict[str, Any]]:
     return results
 
 
+POSTPROCESS_STEPS = (
+    "block_end",
+    "blank_line_stop",
+    "suffix_resume",
+    "suffix_overlap",
+    "repeats",
+    "syntax_check",
+)
+
+
+def refit(task: Task, raw: str, steps: Steps) -> str:
+    """The suggestion the server's post-processing makes of ``raw`` with ``steps``.
+
+    Used to measure each post-processing step on the model text recorded in this run. For the
+    steps that also stop generation early, the recorded text ends just past their stop point,
+    so switching them off here shows at least part of what they remove (a lower bound).
+    """
+    from ghostls.completion.policy import choose_multiline, fit_context
+    from ghostls.completion.postprocess import fit
+    from ghostls.completion.syntax_check import SyntaxGuard
+    from ghostls.documents import DocumentStore
+    from ghostls.syntax.cursor import analyze_cursor
+
+    snapshot = DocumentStore().open(f"file:///refit/{task.id}.py", task.masked, 1)
+    offset = snapshot.offset_at(task.row, task.column)
+    cursor = analyze_cursor(snapshot, offset)
+    multiline = choose_multiline(cursor, "auto")
+    if multiline is None:
+        return ""
+    ctx = fit_context(snapshot, offset, cursor, multiline, steps)
+    fitted = fit(raw, ctx)
+    if fitted is None:
+        return ""
+    end = offset + len(ctx.line_after) if fitted.replaces_line_end else offset
+    text: str | None = fitted.text
+    if steps.syntax_check:
+        text, _ = SyntaxGuard().longest_valid(snapshot, offset, end, fitted.text, multiline)
+    if text is None:
+        return ""
+    filled = task.masked[:offset] + text + task.masked[end:]
+    return filled_region(task, filled)
+
+
+def postprocess_ablation(tasks: list[Task], results: list[dict[str, Any]]) -> dict[str, Any]:
+    by_id = {t.id: t for t in tasks}
+    recorded = [r for r in results if r.get("raw")]
+    out: dict[str, Any] = {"tasks_with_model_text": len(recorded)}
+    all_on = Steps()
+    reference = [
+        {
+            "kind": r["kind"],
+            "latency_ms": 0.0,
+            **score(by_id[r["id"]], refit(by_id[r["id"]], r["raw"], all_on)),
+        }
+        for r in recorded
+    ]
+    out["all_steps"] = _agg_both(reference)
+    for step in POSTPROCESS_STEPS:
+        steps = dataclasses.replace(all_on, **{step: False})
+        rows = []
+        broke = 0
+        for r in recorded:
+            task = by_id[r["id"]]
+            produced = refit(task, r["raw"], steps)
+            if produced and task.kind == "single":
+                lines = task.masked.split("\n")
+                lines[task.row] = lines[task.row][: task.column] + produced
+                broke += parses(task.masked) and not parses("\n".join(lines))
+            rows.append({"kind": r["kind"], "latency_ms": 0.0, **score(task, produced)})
+        agg = _agg_both(rows)
+        gains = {
+            kind: {
+                "exact": round(
+                    out["all_steps"][kind].get("exact_match", 0) - agg[kind].get("exact_match", 0),
+                    4,
+                ),
+                "edit_similarity": round(
+                    out["all_steps"][kind].get("edit_similarity", 0)
+                    - agg[kind].get("edit_similarity", 0),
+                    4,
+                ),
+            }
+            for kind in ("single", "multi")
+        }
+        out[f"no_{step}"] = {"gain_of_step": gains, "single_line_syntax_breaks": broke, **agg}
+    return out
+
+
 def aggregate(results: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     chosen = [r for r in results if r["kind"] == kind]
     if not chosen:
@@ -207,8 +297,22 @@ def _line(name: str, agg: dict[str, Any]) -> str:
     )
 
 
+def _refit_only(args: argparse.Namespace, tasks: list[Task]) -> int:
+    """Re-run only the post-processing ablation on the model text of an earlier report."""
+    import json
+
+    earlier = json.loads(Path(args.refit_from).read_text(encoding="utf-8"))
+    report = postprocess_ablation(tasks, earlier["results"])
+    gains = {k: v.get("gain_of_step", v) if isinstance(v, dict) else v for k, v in report.items()}
+    print(json.dumps(gains, indent=1))
+    write_report("quality_postprocess_ablation", report)
+    return 0
+
+
 async def _main(args: argparse.Namespace) -> int:
     tasks = make_tasks(args.n, seed=args.seed, multi_share=args.multi_share)
+    if args.refit_from:
+        return _refit_only(args, tasks)
     print(f"quality: {len(tasks)} tasks from the CPython stdlib (seed {args.seed})")
     # The baseline runs in a thread beside the server pass: same tasks, same run, less waiting.
     baseline_job = (
@@ -220,6 +324,16 @@ async def _main(args: argparse.Namespace) -> int:
     print("ghostls (LSP):")
     for kind in ("single", "multi"):
         print(_line(kind, report["server"][kind]))
+    report["postprocess_ablation"] = postprocess_ablation(tasks, server)
+    print("post-processing steps, re-applied to this run's model text (gain = on - off):")
+    for step in POSTPROCESS_STEPS:
+        gain = report["postprocess_ablation"][f"no_{step}"]["gain_of_step"]
+        print(
+            f"  {step:<16} exact single {gain['single']['exact']:+.3f} "
+            f"multi {gain['multi']['exact']:+.3f}  edit-sim single "
+            f"{gain['single']['edit_similarity']:+.3f} "
+            f"multi {gain['multi']['edit_similarity']:+.3f}"
+        )
     report["results"] = server
     write_report("quality", report)  # partial: the baseline may still be running
     if baseline_job is not None:
@@ -281,4 +395,9 @@ def main(argv: list[str]) -> int:
         help="comma-separated steps to switch off one at a time: " + ",".join(ABLATIONS),
     )
     parser.add_argument("--ablation-n", type=int, default=40)
+    parser.add_argument(
+        "--refit-from",
+        default="",
+        help="a quality.json of the same --n/--seed: only re-run the post-processing ablation",
+    )
     return asyncio.run(_main(parser.parse_args(argv)))
