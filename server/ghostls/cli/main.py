@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument(
+        "--stdio",
+        action="store_true",
+        help="talk over stdin/stdout (the default; accepted because many LSP clients pass it)",
+    )
     serve.add_argument("--tcp", action="store_true", help="listen on a TCP socket instead")
     serve.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
