@@ -188,3 +188,16 @@ async def test_a_generation_cut_by_the_time_budget_is_resumed_not_restarted() ->
     assert engine.prefixes[1].endswith("return tot")
     assert engine.prefixes[2].endswith("return total / len(v")
     assert service.totals["resumed"] == 2
+
+
+class BrokenEngine(ScriptedEngine):
+    async def generate(
+        self, request: GenerationRequest, cancel: CancelToken | None = None
+    ) -> GenerationResult:
+        raise RuntimeError("boom")
+
+
+async def test_a_failure_inside_the_pipeline_is_an_empty_answer_not_an_error() -> None:
+    _, service = _service(BrokenEngine(""))
+    assert await service.suggest(URI, ROW, COL) is None
+    assert service.recent[-1]["outcome"] == "error"

@@ -194,6 +194,11 @@ class CompletionService:
             request.outcome = "cancelled"
             self._close(request)
             raise
+        except Exception:
+            # One failing feature must not take the editor's typing down: log, answer nothing.
+            log.exception("completion failed for %s", uri)
+            request.outcome = "error"
+            suggestion = None
         if suggestion is None:
             if request.outcome == "pending":
                 request.outcome = "empty"
