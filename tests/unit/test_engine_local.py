@@ -287,3 +287,19 @@ async def test_token_healing_respells_the_last_token(engine: LocalEngine) -> Non
     # Mid-word: the first token may complete the word.
     word = await engine.generate(_request(PromptParts("for i in ra"), max_tokens=3))
     assert word.text.startswith("nge(")
+
+
+async def test_close_cancels_work_and_later_requests_are_empty() -> None:
+    eng = LocalEngine(LocalEngineConfig(str(ensure_embedded_model()), context_size=512))
+    await eng.start()
+    seen = FirstTokenSeen()
+    running = asyncio.create_task(
+        eng.generate(_request(PromptParts(CODE), max_tokens=LONG, should_stop=seen))
+    )
+    await seen.wait()
+    await eng.close()
+    result = await asyncio.wait_for(running, 30)
+    assert result.stop_reason == "cancelled"
+    late = await eng.generate(_request(PromptParts(CODE), max_tokens=2))
+    assert late.stop_reason == "error" and late.text == ""
+    await eng.close()  # a second close is harmless

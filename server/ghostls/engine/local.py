@@ -60,7 +60,9 @@ class LocalEngine:
         self._info: ModelInfo | None = None
         self._model: LlamaModel | None = None
         self._decoder: Decoder | None = None
-        self._running: dict[str, CancelToken] = {}
+        self._running: dict[str, CancelToken] = {}  # by supersede key
+        self._inflight: set[CancelToken] = set()  # every request not yet answered
+        self._closed = False
         self.layout = "prefix"
         self.counters: dict[str, float] = {
             "requests": 0,
@@ -174,9 +176,10 @@ class LocalEngine:
     async def generate(
         self, request: GenerationRequest, cancel: CancelToken | None = None
     ) -> GenerationResult:
-        if self._state != EngineState.READY:
+        if self._state != EngineState.READY or self._closed:
             return GenerationResult("", stop_reason="error")
         own = CancelToken()
+        self._inflight.add(own)
         if request.key:
             previous = self._running.get(request.key)
             if previous is not None:
@@ -204,6 +207,7 @@ class LocalEngine:
             log.warning("generation failed: %s", exc)
             result = GenerationResult("", stop_reason="error")
         finally:
+            self._inflight.discard(own)
             if request.key and self._running.get(request.key) is own:
                 del self._running[request.key]
         self._count(result)
@@ -312,14 +316,20 @@ class LocalEngine:
         return self._executor.submit(lambda: fn(self._model, self._decoder, *args)).result()
 
     async def close(self) -> None:
-        for token in list(self._running.values()):
+        if self._closed:
+            return
+        self._closed = True
+        for token in list(self._inflight):
             token.cancel("cancelled")
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._free)
         self._executor.shutdown(wait=False)
 
     def close_sync(self) -> None:
-        for token in list(self._running.values()):
+        if self._closed:
+            return
+        self._closed = True
+        for token in list(self._inflight):
             token.cancel("cancelled")
         self._executor.submit(self._free).result()
         self._executor.shutdown(wait=False)
