@@ -11,7 +11,7 @@ from pytest_lsp import LanguageClient
 
 from ghostls.completion.syntax_check import count_errors
 from ghostls.documents import DocumentStore
-from tests.lsp_helpers import change_document, lsp_client, open_document
+from tests.lsp_helpers import capabilities, change_document, lsp_client, open_document
 
 pytestmark = pytest.mark.model
 
@@ -141,7 +141,8 @@ async def test_multi_line_suggestion_for_an_empty_body() -> None:
 
 
 async def test_completion_fallback_for_clients_without_ghost_text() -> None:
-    async with lsp_client(init_options=SETTINGS) as client:
+    # Neovim 0.11's built-in client: completion, no inline completion.
+    async with lsp_client(init_options=SETTINGS, caps=capabilities("neovim")) as client:
         uri = open_document(client, "/tmp/ghostls_fallback.py", BODY)
         await wait_ready(client)
         result = await client.text_document_completion_async(

@@ -53,7 +53,18 @@ def completion_item(suggestion: Suggestion) -> types.CompletionItem:
     )
 
 
+def _has_ghost_text(ls: GhostServer) -> bool:
+    """Clients with inline completion show the suggestion as ghost text: no duplicate here."""
+    try:
+        caps = ls.client_capabilities.text_document
+    except Exception:
+        return False
+    return caps is not None and caps.inline_completion is not None
+
+
 async def completion(ls: GhostServer, params: types.CompletionParams) -> types.CompletionList:
+    if _has_ghost_text(ls):
+        return types.CompletionList(is_incomplete=False, items=[])
     position = params.position
     suggestion = await completion_service(ls).suggest(
         params.text_document.uri, position.line, position.character
