@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from keyword import iskeyword
 from typing import Any
 
 from pyflakes import checker, messages  # type: ignore[import-untyped]
@@ -100,7 +101,7 @@ class _Suggestions:
             visible = self.visible(scopes)
             if self._words is None:
                 self._words = frozenset(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", self.text))
-            rivals = [w for w in self._words if w not in visible]
+            rivals = [w for w in self._words if w not in visible and not iskeyword(w)]
             self._fixes[key] = quickfixes.closest(name, visible, rivals)
         return self._fixes[key]
 
