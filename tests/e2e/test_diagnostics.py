@@ -299,3 +299,24 @@ async def test_shutdown_with_a_pending_check_sends_nothing_after() -> None:
     await client.stop()
     assert code == 0
     assert log == []
+
+
+async def test_code_action_kinds_filter() -> None:
+    async with lsp_client(NO_MODEL, init_options=NO_MODEL) as client:
+        log = record_publishes(client)
+        uri = open_document(client, "/tmp/ghostls_only.py", "import os\n")
+        diagnostic = (await diagnostics_for(log, uri, 1))[0]
+
+        async def titles(only: list[str]) -> list[str]:
+            result = await client.text_document_code_action_async(
+                types.CodeActionParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri),
+                    range=diagnostic.range,
+                    context=types.CodeActionContext(diagnostics=[diagnostic], only=only),
+                )
+            )
+            return [a.title for a in result or [] if isinstance(a, types.CodeAction)]
+
+        assert await titles(["quickfix"]) == ["Remove unused import 'os'"]
+        assert await titles([""]) == ["Remove unused import 'os'"]
+        assert await titles(["refactor"]) == []

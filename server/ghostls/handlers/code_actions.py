@@ -178,17 +178,35 @@ async def _model_actions(
             continue
         outcome = await model_fixes.fixes_for(ls, snapshot, target)
         if not outcome.fixes:
+            # Without an edit the action does nothing; its title says why.
+            disabled = (
+                types.CodeActionDisabled(reason=outcome.reason)
+                if _client_shows_disabled(ls)
+                else None
+            )
             actions.append(
                 types.CodeAction(
                     title=f"{label} ({outcome.reason})",
                     kind=types.CodeActionKind.QuickFix,
                     diagnostics=[diagnostic] if diagnostic else None,
-                    disabled=types.CodeActionDisabled(reason=outcome.reason),
+                    disabled=disabled,
                 )
             )
         for fix in outcome.fixes[:3]:
             actions.append(_action_for(uri, snapshot, fix, diagnostic))
     return actions
+
+
+def _covers(requested: str, kind: str) -> bool:
+    """Kinds are hierarchical: '' covers all, 'quickfix' covers 'quickfix.x'."""
+    return not requested or kind == requested or kind.startswith(requested + ".")
+
+
+def _client_shows_disabled(ls: GhostServer) -> bool:
+    try:
+        return bool(ls.client_capabilities.text_document.code_action.disabled_support)  # type: ignore[union-attr]
+    except AttributeError:
+        return False
 
 
 # -- handlers -------------------------------------------------------------------------------
@@ -198,7 +216,7 @@ async def code_action(
     ls: GhostServer, params: types.CodeActionParams
 ) -> list[types.CodeAction | types.Command] | None:
     only = params.context.only
-    if only and not any(str(kind).startswith(types.CodeActionKind.QuickFix) for kind in only):
+    if only and not any(_covers(str(kind), types.CodeActionKind.QuickFix) for kind in only):
         return []
     uri = params.text_document.uri
     snapshot = ls.documents.get(uri)
