@@ -229,9 +229,11 @@ async def test_should_stop_ends_generation(double_factory: Any) -> None:
 async def test_cancel_token_closes_the_connection_at_once(double_factory: Any) -> None:
     double = double_factory(openai_script(["tok"] * 200, delay=0.02))
     engine = _engine(double.url)
+    await engine.start()
     cancel = CancelToken()
-    task = asyncio.ensure_future(engine.generate(GenerationRequest(PARTS, max_tokens=200), cancel))
-    await asyncio.sleep(0.15)
+    request = GenerationRequest(PARTS, max_tokens=200, time_budget_ms=20000)
+    task = asyncio.ensure_future(engine.generate(request, cancel))
+    assert await _eventually(lambda: double.events_written >= 3)
     cancel.cancel()
     cancelled_at = time.perf_counter()
     result = await task
@@ -247,29 +249,32 @@ async def test_cancel_token_closes_the_connection_at_once(double_factory: Any) -
 async def test_newer_request_with_same_key_supersedes(double_factory: Any) -> None:
     double = double_factory(openai_script(["tok"] * 100, delay=0.02))
     engine = _engine(double.url)
-    first = asyncio.ensure_future(
-        engine.generate(GenerationRequest(PARTS, max_tokens=100, key="file:///a.py"))
-    )
-    await asyncio.sleep(0.1)
-    second = asyncio.ensure_future(
-        engine.generate(GenerationRequest(PARTS, max_tokens=100, key="file:///a.py"))
-    )
+    await engine.start()
+
+    def request() -> GenerationRequest:
+        return GenerationRequest(PARTS, max_tokens=100, time_budget_ms=20000, key="file:///a.py")
+
+    first = asyncio.ensure_future(engine.generate(request()))
+    assert await _eventually(lambda: double.events_written >= 3)
+    second = asyncio.ensure_future(engine.generate(request()))
     older = await first
     assert older.stop_reason == "superseded"
-    assert await _eventually(lambda: double.disconnects == 1)
-    assert await _eventually(lambda: len(double.requests) == 2)
+    assert await _eventually(lambda: double.disconnects == 1, 5)
+    posts = lambda: [r for r in double.requests if r["method"] == "POST"]  # noqa: E731
+    assert await _eventually(lambda: len(posts()) == 2, 5)
     second.cancel()  # an asyncio cancel (pygls cancelling the handler) closes it too
     await asyncio.gather(second, return_exceptions=True)
-    assert await _eventually(lambda: double.disconnects == 2)
+    assert await _eventually(lambda: double.disconnects == 2, 5)
     await engine.close()
 
 
 async def test_time_budget_returns_partial_text(double_factory: Any) -> None:
-    double = double_factory(openai_script(["t"] * 100, delay=0.03))
+    double = double_factory(openai_script(["t"] * 200, delay=0.03))
     engine = _engine(double.url)
-    result = await engine.generate(GenerationRequest(PARTS, max_tokens=100, time_budget_ms=200))
+    await engine.start()
+    result = await engine.generate(GenerationRequest(PARTS, max_tokens=200, time_budget_ms=1000))
     assert result.stop_reason == "budget"
-    assert 1 <= len(result.text) < 20
+    assert 1 <= len(result.text) < 100  # the whole stream would take 6 s
     assert engine.state == EngineState.READY
     await engine.close()
 
