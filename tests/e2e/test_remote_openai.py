@@ -196,12 +196,12 @@ async def test_a_superseded_request_closes_its_stream_at_once(
         change_document(client, uri, 2, (0, column), (0, column), "1")
         second = asyncio.ensure_future(inline(client, uri, 0, column + 1))
         assert await first == []  # the older request answers empty, at once
-        assert time.monotonic() - superseded_at < 1.0
+        assert time.monotonic() - superseded_at < 2.0
         # The inference server saw the client go away and stopped generating.
         assert await wait_for(
             lambda: "Disconnected from client" in server_log(inference)[log_before:], 5
         )
-        assert time.monotonic() - superseded_at < 3.0
+        assert time.monotonic() - superseded_at < 5.0
         # llama-cpp-python prints that line where its generation loop ends; the newer request
         # then gets the model (it serves one generation at a time).
         await asyncio.wait_for(second, 60)
@@ -224,7 +224,7 @@ async def test_killed_server_gives_one_message_and_recovery(tmp_path: Path) -> N
                 change_document(client, uri, version, (2, 11), (2, 11), "x")
                 started = time.monotonic()
                 assert await inline(client, uri, 2, 11 + version - 1) == []
-                assert time.monotonic() - started < 2.0
+                assert time.monotonic() - started < 3.0
             errors = [s for s in statuses(client) if s["state"] == "error"]
             assert len(errors) == 1, errors
             assert f"cannot connect to the inference server at {server.url}" in errors[0]["message"]
