@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -155,6 +156,25 @@ def python_parse(text: str) -> tuple[ast.Module | None, SyntaxError | None]:
         return None, _synthetic_error("the file contains a null byte", row)
     except (RecursionError, MemoryError):
         return None, _synthetic_error("too deeply nested for the parser", 0)
+
+
+_ERRORS: dict[str, SyntaxError | None] = {}  # patched text -> CPython's verdict (last few)
+_ERRORS_KEPT = 8
+_ERRORS_LOCK = threading.Lock()
+
+
+def _error_of(text: str) -> SyntaxError | None:
+    """CPython's error for ``text`` (None: it parses), remembered for the last few texts:
+    checking a fix and then chaining past it parse the same patched text."""
+    with _ERRORS_LOCK:  # the diagnostics worker and the event loop both check
+        if text in _ERRORS:
+            return _ERRORS[text]
+    _, error = python_parse(text)
+    with _ERRORS_LOCK:
+        _ERRORS[text] = error
+        while len(_ERRORS) > _ERRORS_KEPT:
+            _ERRORS.pop(next(iter(_ERRORS)))
+    return error
 
 
 def _synthetic_error(message: str, row: int) -> SyntaxError:
@@ -539,7 +559,7 @@ def _gets_past(
     (CPython named this very token at this very place, e.g. "expected ':'"), it is enough that
     the next error is a different one at or after the mistake.
     """
-    _, error = python_parse(apply_fix(text, fix))
+    error = _error_of(apply_fix(text, fix))
     if error is None:
         return True
     new_row = (error.lineno or 1) - 1
@@ -565,7 +585,7 @@ def _own_line_close(
     fix = next((f for f in options if f.start == end), None)
     if fix is None:
         return None
-    _, error = python_parse(apply_fix(text, fix))
+    error = _error_of(apply_fix(text, fix))
     if error is None or ((error.lineno or 1) - 1 > row and (error.msg or "") != msg):
         return fix
     return None
@@ -573,7 +593,7 @@ def _own_line_close(
 
 def _reach(text: str, fix: TextFix) -> int:
     """How far CPython gets with ``fix`` applied (the row of its next error)."""
-    _, error = python_parse(apply_fix(text, fix))
+    error = _error_of(apply_fix(text, fix))
     return 1 << 30 if error is None else (error.lineno or 1) - 1
 
 
@@ -686,7 +706,7 @@ def find_syntax_errors(
         if len(problems) > chain or len(problems) >= limit or fix is None or not fix.certain:
             break
         patched = apply_fix(current, fix)
-        _, next_error = python_parse(patched)
+        next_error = _error_of(patched)  # usually parsed already by the certainty check
         if next_error is None:
             return problems
         applied.append(fix)
