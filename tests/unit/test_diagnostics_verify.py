@@ -171,3 +171,10 @@ async def test_foreign_target_must_change_the_text_it_points_at() -> None:
     target = FixTarget(1, 1, start, start + 5, "attr", 'Cannot access attribute "apend"', "Pylance")
     outcome = await search(engine, text, target, check_text(text), use_edits=False)
     assert [f.new_lines for f in outcome.fixes] == ["items.append(1)"]
+
+
+async def test_search_refuses_a_range_outside_the_document() -> None:
+    engine = ScriptedEngine(["x = 1"], {})
+    target = FixTarget(40, 41, 0, 0, None, "", "", selection=True)
+    outcome = await search(engine, TYPO, target, check_text(TYPO))
+    assert outcome.fixes == () and "outside the document" in outcome.reason

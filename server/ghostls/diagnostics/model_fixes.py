@@ -435,6 +435,8 @@ async def search(
     count = target.end_row - target.start_row + 1
     if count > MAX_TARGET_LINES:
         return Outcome((), f"the span is longer than {MAX_TARGET_LINES} lines")
+    if not 0 <= target.start_row <= target.end_row < len(index.starts):
+        return Outcome((), "the range is outside the document")
     original = "\n".join(index.line(r) for r in range(target.start_row, target.end_row + 1))
     reference = baseline if baseline.names_checked else clean_baseline
     if reference is None:

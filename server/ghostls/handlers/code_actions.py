@@ -98,15 +98,17 @@ def _target_of(
 ) -> FixTarget:
     start = snapshot.offset_at(r.start.line, r.start.character)
     end = snapshot.offset_at(r.end.line, r.end.character)
-    end_row = r.end.line
-    if end_row > r.start.line and r.end.character == 0:
+    last = max(snapshot.line_count - 1, 0)
+    start_row = min(max(r.start.line, 0), last)
+    end_row = min(max(r.end.line, 0), last)
+    if end_row > start_row and r.end.character == 0 and r.end.line <= last:
         end_row -= 1  # a selection of whole lines ends at the start of the next one
     code = None
     if diagnostic is not None and diagnostic.code is not None:
         code = str(diagnostic.code)
     return FixTarget(
-        start_row=r.start.line,
-        end_row=max(end_row, r.start.line),
+        start_row=start_row,
+        end_row=max(end_row, start_row),
         start=start,
         end=max(end, start),
         code=code,
