@@ -89,12 +89,29 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> EditorRun:
         settings={"completion": {"maxTokens": 16}, "diagnostics": {"debounceMs": 50}},
         extra_env={
             "GHOSTLS_TEST_STEPS": ",".join(
-                [f"diagnostics={b.name}" for b in BROKEN_FILES.values()] + ["completion", "ghost"]
+                [f"diagnostics={b.name}" for b in BROKEN_FILES.values()] + ["ghost"]
             ),
             "GHOSTLS_TEST_TYPED": GHOST_TYPED,
         },
     )
     print(f"\nNeovim feature session: {run.seconds:.1f}s, steps {run.result.get('timings_ms')}")
+    return run
+
+
+@pytest.fixture(scope="module")
+def menu(tmp_path_factory: pytest.TempPathFactory) -> EditorRun:
+    """Neovim without the plugin, as completion-menu users have it: the suggestion comes as a
+    textDocument/completion item (with the plugin it is ghost text, not duplicated in the menu).
+    """
+    workdir = tmp_path_factory.mktemp("nvim-menu")
+    (workdir / "complete.py").write_text(COMPLETE)
+    run = run_nvim(
+        workdir,
+        "features",
+        settings={"completion": {"maxTokens": 16}},
+        extra_env={"GHOSTLS_TEST_STEPS": "completion", "GHOSTLS_TEST_PLUGIN": "0"},
+    )
+    print(f"\nNeovim menu session: {run.seconds:.1f}s, steps {run.result.get('timings_ms')}")
     return run
 
 
@@ -134,8 +151,10 @@ def test_quick_fix_gives_code_that_parses(features: EditorRun, case: str) -> Non
     assert fix["cleared"], f"error diagnostics remain after the fix: {fix}"
 
 
-def test_completion_returns_the_model_suggestion(features: EditorRun) -> None:
+def test_completion_returns_the_model_suggestion(menu: EditorRun) -> None:
+    features = menu
     result = features.result
+    assert result["attach"]["advertised_inline_completion"] is False
     assert "completion_error" not in result, result["completion_error"]
     completion = result["completion"]
     assert "error" not in completion, completion["error"]

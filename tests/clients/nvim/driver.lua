@@ -99,7 +99,7 @@ end
 
 local function wait_model_ready()
   wait_for('model_ready', function()
-    local status = require('ghostls').status()
+    local status = result.statuses[#result.statuses]
     return status and (status.state == 'ready' or status.state == 'error')
   end, 30000)
 end

@@ -13,4 +13,8 @@ vim.lsp.config('ghostls', {
 })
 vim.lsp.enable('ghostls')
 
-require('ghostls').setup({ accept_key = '<C-l>', debounce_ms = 80 })
+-- Ghost text through the plugin, or (GHOSTLS_TEST_PLUGIN=0) the plain built-in client that
+-- completion-menu users have.
+if os.getenv('GHOSTLS_TEST_PLUGIN') ~= '0' then
+  require('ghostls').setup({ accept_key = '<C-l>', debounce_ms = 80 })
+end
