@@ -84,7 +84,7 @@ async def run_server(tasks: list[Task], env: dict[str, str], label: str) -> list
     results: list[dict[str, Any]] = []
     try:
         # Each task is a new file: the first prompt is evaluated whole, so allow it the time.
-        async with ServerSession({"completion": {"timeBudgetMs": 30000}}) as session:
+        async with ServerSession({"completion": {"timeBudgetMs": 60000}}) as session:
             status = await session.wait_until_ready(300)
             if status.get("state") != "ready":
                 raise RuntimeError(f"model not ready: {status}")

@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ghostls.completion.cache import LRU, Shown, TypedThroughCache
 from ghostls.completion.policy import (
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ghostls.app import GhostServer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SERVICE_KEY = "completion"
 # Benchmarks switch steps off with e.g. GHOSTLS_COMPLETION_DISABLE=suffix_resume,syntax_check.
@@ -50,6 +51,10 @@ DISABLE_ENV = "GHOSTLS_COMPLETION_DISABLE"
 BUDGET_ENV = "GHOSTLS_CONTEXT_BUDGET"
 EXTRA_ENV = "GHOSTLS_CONTEXT_EXTRA"  # "0": no extra chunks (benchmark ablation)
 DEFAULT_CONTEXT_BUDGET = 1500  # prompt tokens; the first request in a file pays for all of them
+# Hostile buffers (a 1 MB line, brackets nested 10,000 deep) make the cursor analysis crawl
+# on the event loop; past these limits no completion is offered (issue 10).
+MAX_CURSOR_LINE_CHARS = 20_000
+MAX_CURSOR_DEPTH = 1_000
 
 
 @dataclass
@@ -78,6 +83,7 @@ class _Request:
     engine: dict[str, Any] = field(default_factory=dict)
     latency_ms: float = 0.0
     raw: str = ""  # the model's text before post-processing (benchmarks, bug reports)
+    overtaken: asyncio.Event | None = None  # set when a newer request for the document arrives
     text: str = ""  # what was shown
 
     def as_dict(self) -> dict[str, Any]:
@@ -138,6 +144,8 @@ class CompletionService:
         self.guard = SyntaxGuard()
         self._ids = itertools.count(1)
         self._latest: dict[str, str] = {}  # uri -> id of the newest request
+        # uri -> set when a newer request arrives: the older one stops waiting and answers empty.
+        self._overtaken: dict[str, asyncio.Event] = {}
         self._inflight: dict[str, _InFlight] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=512)
         self.latencies: deque[float] = deque(maxlen=2000)
@@ -240,7 +248,16 @@ class CompletionService:
             return None
         uri = snapshot.uri
         self._latest[uri] = request.id  # any older request for the document is superseded
+        previous = self._overtaken.get(uri)
+        if previous is not None:
+            previous.set()
+        request.overtaken = self._overtaken[uri] = asyncio.Event()
         offset = snapshot.offset_at(line, character)
+        hostile = _hostile_cursor(snapshot, line, offset)
+        if hostile:
+            log.info("no completion in %s: %s", uri, hostile)
+            request.outcome = "hostile-buffer"
+            return None
 
         through = self.typed.lookup(uri, snapshot.text, offset)
         if through is not None:
@@ -262,7 +279,9 @@ class CompletionService:
             # Cancel-previous: the running generation for this document stops now.
             self._stop_inflight(uri, "superseded")
         if typed is None and settings.debounceMs > 0:  # adopting costs no model work: no wait
-            await asyncio.sleep(settings.debounceMs / 1000)
+            await self._wait(
+                request, asyncio.ensure_future(asyncio.sleep(settings.debounceMs / 1000))
+            )
             self._check_current(request, snapshot)
 
         engine = self.server.services.get("engine")
@@ -299,6 +318,21 @@ class CompletionService:
 
     # -- generations in flight --------------------------------------------------------------
 
+    async def _wait(self, request: _Request, work: asyncio.Future[T]) -> T:
+        """Await ``work`` (never cancelling it) unless a newer request overtakes this one."""
+        overtaken = request.overtaken
+        if overtaken is None:
+            return await asyncio.shield(work)
+        signal = asyncio.ensure_future(overtaken.wait())
+        either: set[asyncio.Future[Any]] = {work, signal}
+        try:
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            signal.cancel()
+        if work.done():
+            return work.result()
+        raise Superseded("superseded")
+
     def _stop_inflight(self, uri: str, reason: str) -> None:
         flight = self._inflight.pop(uri, None)
         if flight is not None:
@@ -326,7 +360,7 @@ class CompletionService:
         flight.must_start_with = typed
         self.totals["in_flight_adopted"] += 1
         request.notes.append(f"adopted:{flight.owner}")
-        result = await asyncio.shield(flight.task)
+        result = await self._wait(request, flight.task)
         request.engine = {**result.stats.as_dict(), "stop_reason": result.stop_reason}
         text = flight.head + result.text
         request.raw = text
@@ -409,7 +443,7 @@ class CompletionService:
         flight.task.add_done_callback(_done)
         self.totals["generations"] += 1
         try:
-            result: GenerationResult = await asyncio.shield(flight.task)
+            result: GenerationResult = await self._wait(request, flight.task)
         except asyncio.CancelledError:
             # $/cancelRequest: stop the decode loop too, unless a newer request adopted it.
             if not flight.adopted:
@@ -503,8 +537,22 @@ class CompletionService:
             if shown
             else 0.0,
             "totals": dict(self.totals),
+            "in_flight": len(self._inflight),
             "recent": list(self.recent)[-recent:] if recent > 0 else [],
         }
+
+
+def _hostile_cursor(snapshot: Snapshot, row: int, offset: int) -> str:
+    """Why the cursor's surroundings are too pathological to analyse ('' when they are not)."""
+    if len(snapshot.line(row)) > MAX_CURSOR_LINE_CHARS:
+        return f"the line is longer than {MAX_CURSOR_LINE_CHARS} characters"
+    byte = snapshot.byte_at(offset)
+    node = snapshot.tree.root_node.descendant_for_byte_range(byte, byte)
+    for _ in range(MAX_CURSOR_DEPTH):
+        if node is None:
+            return ""
+        node = node.parent
+    return f"the code is nested more than {MAX_CURSOR_DEPTH} levels deep"
 
 
 def completion_service(server: GhostServer) -> CompletionService:
