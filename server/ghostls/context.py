@@ -189,17 +189,23 @@ def build_context(
 
     start_row, above_tokens = _prefix_start_row(row, budget, counter)
     prefix_start = snapshot.line_offsets[start_row]
-    prefix = snapshot.text[prefix_start:offset]
     line_end = _line_span(snapshot, row, row + 1)[1]
-    rest_of_line = snapshot.text[offset:line_end]
+    # A monster line (generated code) could blow any budget: only then cut mid-line.
+    max_chars = int(budget.max_tokens * CHARS_PER_TOKEN)
+    prefix_start = max(prefix_start, offset - max_chars)
+    prefix = snapshot.text[prefix_start:offset]
+    rest_of_line = snapshot.text[offset : min(line_end, offset + max_chars)]
     end_row = _suffix_end_row(row, budget, counter, counter.text(rest_of_line))
     suffix_end = _line_span(snapshot, end_row, end_row)[0]
-    suffix = snapshot.text[offset:suffix_end]
+    suffix = snapshot.text[offset : min(suffix_end, offset + max_chars)]
     visible_rows = (start_row, end_row)
 
-    picks, considered, skipped = _choose_extras(
-        snapshot, offset, others, budget, counter, visible_rows
-    )
+    if cursor.analyzable:
+        picks, considered, skipped = _choose_extras(
+            snapshot, offset, others, budget, counter, visible_rows
+        )
+    else:
+        picks, considered, skipped = [], [], [f"no extras: {cursor.reason}"]
     extra = _layout(picks, snapshot)
     prompt = PromptParts(prefix=prefix, suffix=suffix, extra=extra, path=module_path(snapshot.uri))
     elapsed = (time.perf_counter() - started) * 1000

@@ -249,3 +249,33 @@ def test_indent_unit_comes_from_code_not_from_strings() -> None:
     two = "class A:\n  def f(self):\n    if self:\n      return 1\n"
     info = analyze_cursor(open_text(two), two.index("if self:") + len("if self:"))
     assert info.indent_unit == "  " and info.indent == "      "
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("x = " + "([{" * 3000 + "\n", "nesting too deep"),  # flat ERROR, deep brackets
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nesting too deep"),
+        ("x = " + "a + " * 3000 + "1\n", "line too long"),
+        ("x = " + "[\n" * 3000 + "]\n" * 3000, "nesting too deep"),  # short lines, deep
+    ],
+)
+def test_hostile_code_is_refused_quickly(text: str, reason: str) -> None:
+    import time
+
+    from ghostls.context import build_context
+    from ghostls.syntax.scopes import enclosing_scopes
+
+    snap = open_text(text)
+    started = time.perf_counter()
+    for offset in (len(text) // 2, len(text) - 1, len(text)):
+        info = analyze_cursor(snap, offset)
+        built = build_context(snap, offset)
+        assert len(built.prompt.prefix) <= 1500 * 3.5
+        if offset == len(text) // 2:
+            assert info.kind is CompletionKind.NONE and not info.analyzable
+            assert info.reason in (reason, "line too long")
+            assert built.prompt.extra == ()
+        assert [s.kind for s in enclosing_scopes(snap, offset)] == ["module"]
+    # Generous: the quadratic walks this guards against took minutes on these inputs.
+    assert time.perf_counter() - started < 20

@@ -17,6 +17,8 @@ Policy (the reason string in :class:`CursorInfo` names the rule that decided):
   opener, or after a signature and a docstring), and at a blank line inside a block - but a
   blank line between brackets (a multi-line call or literal) is SINGLE_LINE: one more item.
 - SINGLE_LINE everywhere else (partial lines, blank lines at module level).
+- NONE, unanalyzed, on lines over MAX_LINE_CHARS or where the tree is over MAX_DEPTH deep:
+  that is generated or hostile code, and walking such a tree would stall the server.
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ import tree_sitter
 from ghostls.documents import Snapshot
 from ghostls.syntax.nodes import (
     COMPOUND_TYPES,
+    MAX_LINE_CHARS,
     OPENER_KEYWORDS,
+    TooDeep,
     ancestors,
+    children_until,
     docstring_node,
     previous_leaf,
+    too_deep,
 )
 
 # What may follow the cursor on its line without blocking a suggestion.
@@ -71,6 +77,7 @@ class CursorInfo:
     text_after_cursor: str = ""  # the rest of the line
     text_before_cursor: str = ""  # the line up to the cursor
     node_type: str = ""  # type of the smallest node at the cursor (debugging)
+    analyzable: bool = True  # False for generated/hostile code (huge line, extreme nesting)
 
 
 def _is_ident_char(ch: str) -> bool:
@@ -159,9 +166,7 @@ def _argument_state(node: tree_sitter.Node | None, byte: int) -> tuple[bool, boo
 def _unclosed_paren_in_error(error: tree_sitter.Node, byte: int) -> tuple[bool, bool]:
     """In an ERROR node (unfinished code) find an unclosed '(' before the cursor."""
     stack: list[tree_sitter.Node] = []
-    for child in error.children:
-        if child.start_byte >= byte:
-            break
+    for child in children_until(error, byte):
         if child.type in ("(", "[", "{"):
             stack.append(child)
         elif child.type in (")", "]", "}") and stack:
@@ -209,9 +214,7 @@ def _inside_brackets(node: tree_sitter.Node | None, byte: int) -> bool:
             return False
         if anc.type == "ERROR":
             depth = 0
-            for child in anc.children:
-                if child.start_byte >= byte:
-                    break
+            for child in children_until(anc, byte):
                 if child.type in ("(", "[", "{"):
                     depth += 1
                 elif child.type in _CLOSING and depth:
@@ -269,8 +272,10 @@ def detect_indent_unit(snapshot: Snapshot, near: tree_sitter.Node | None) -> str
         unit = _block_unit(snapshot, anc)
         if unit:
             return unit
-    for statement in snapshot.tree.root_node.named_children[:200]:
-        unit = _block_unit(snapshot, statement.child_by_field_name("body"))
+    root = snapshot.tree.root_node
+    for index in range(min(200, root.named_child_count)):
+        statement = root.named_child(index)
+        unit = _block_unit(snapshot, statement.child_by_field_name("body") if statement else None)
         if unit:
             return unit
     return "    "
@@ -333,6 +338,34 @@ def _docstring_only_body(prev: tree_sitter.Node | None) -> tree_sitter.Node | No
 
 def analyze_cursor(snapshot: Snapshot, offset: int) -> CursorInfo:
     """Describe the cursor at code-point ``offset`` of ``snapshot`` and choose a kind."""
+    try:
+        return _analyze(snapshot, offset)
+    except TooDeep:
+        return _unanalyzable(snapshot, offset, "nesting too deep")
+
+
+def _unanalyzable(snapshot: Snapshot, offset: int, reason: str) -> CursorInfo:
+    offset = max(0, min(offset, len(snapshot.text)))
+    row = _row_of(snapshot, offset)
+    line = snapshot.line(row)
+    column = min(offset - snapshot.line_offsets[row], len(line))
+    before, after = line[:column], line[column:]
+    return CursorInfo(
+        offset=offset,
+        row=row,
+        column=column,
+        kind=CompletionKind.NONE,
+        reason=reason,
+        analyzable=False,
+        at_line_end=not after.strip(),
+        blank_line=not line.strip(),
+        indent=_leading_ws(line),
+        text_after_cursor=after,
+        text_before_cursor=before,
+    )
+
+
+def _analyze(snapshot: Snapshot, offset: int) -> CursorInfo:
     offset = max(0, min(offset, len(snapshot.text)))
     row = _row_of(snapshot, offset)
     line = snapshot.line(row)
@@ -341,6 +374,10 @@ def analyze_cursor(snapshot: Snapshot, offset: int) -> CursorInfo:
     byte = snapshot.byte_at(offset)
     line_start_byte = byte - len(before.encode("utf-8", "surrogatepass"))
     root = snapshot.tree.root_node
+    if len(line) > MAX_LINE_CHARS:
+        return _unanalyzable(snapshot, offset, "line too long")
+    if too_deep(root, byte):
+        return _unanalyzable(snapshot, offset, "nesting too deep")
 
     node = root.descendant_for_byte_range(max(0, byte - 1), byte) if byte else root
     at_cursor = root.descendant_for_byte_range(byte, byte)

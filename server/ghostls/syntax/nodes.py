@@ -47,6 +47,48 @@ OPENER_KEYWORDS = frozenset(
 )
 SCOPE_TYPES = frozenset({"function_definition", "class_definition"})
 
+# tree-sitter finds a node's parent by walking down from the root, so walking up from a node
+# N levels deep costs O(N^2). Code nested this deep is generated or hostile (`a + a + ...`
+# a million times, 50,000 brackets): the helpers refuse to analyze it instead of stalling.
+MAX_DEPTH = 200
+# Longer lines are not hand-written code; analyzing them is slow and pointless.
+MAX_LINE_CHARS = 4000
+
+
+def too_deep(root: tree_sitter.Node, byte: int, limit: int = MAX_DEPTH) -> bool:
+    """True if the tree is more than ``limit`` levels deep at ``byte`` (or just before)."""
+    for at in {byte, max(0, byte - 1)}:
+        cursor = root.walk()
+        depth = 0
+        while cursor.goto_first_child_for_byte(at) is not None:
+            depth += 1
+            if depth > limit:
+                return True
+    return False
+
+
+MAX_SCAN = 4000  # children of one node scanned one by one (flat ERROR nodes can hold 100k)
+
+
+def children_until(node: tree_sitter.Node, byte: int) -> Iterator[tree_sitter.Node]:
+    """``node``'s children that start before ``byte``, without building the whole list
+    (TooDeep after MAX_SCAN of them)."""
+    cursor = node.walk()
+    if not cursor.goto_first_child():
+        return
+    scanned = 0
+    while True:
+        scanned += 1
+        if scanned > MAX_SCAN:
+            raise TooDeep(f"more than {MAX_SCAN} children to scan")
+        child = cursor.node
+        if child is None or child.start_byte >= byte:
+            return
+        yield child
+        if not cursor.goto_next_sibling():
+            return
+
+
 _queries: dict[str, tree_sitter.Query] = {}
 
 
@@ -75,15 +117,27 @@ def captures(
     return {name: sorted(nodes, key=lambda n: n.start_byte) for name, nodes in found.items()}
 
 
+class TooDeep(Exception):
+    """The tree is nested beyond MAX_DEPTH where we look: the caller gives up politely."""
+
+
 def ancestors(node: tree_sitter.Node | None) -> Iterator[tree_sitter.Node]:
-    """``node`` itself, then its parents up to the root."""
+    """``node`` itself, then its parents up to the root (TooDeep past MAX_DEPTH levels)."""
+    steps = 0
     while node is not None:
         yield node
+        steps += 1
+        if steps > MAX_DEPTH:
+            raise TooDeep(f"more than {MAX_DEPTH} levels")
         node = node.parent
 
 
 def last_leaf(node: tree_sitter.Node) -> tree_sitter.Node:
+    steps = 0
     while node.child_count:
+        steps += 1
+        if steps > MAX_DEPTH:
+            raise TooDeep(f"more than {MAX_DEPTH} levels")
         child = node.child(node.child_count - 1)
         # Skip zero-width trailing children (empty blocks, MISSING tokens).
         index = node.child_count - 1
@@ -114,7 +168,11 @@ def previous_leaf(
 def _leaf_ending_by(root: tree_sitter.Node, byte: int) -> tree_sitter.Node | None:
     node = root
     candidate: tree_sitter.Node | None = None  # latest node seen that ends by ``byte``
+    steps = 0
     while True:
+        steps += 1
+        if steps > MAX_DEPTH:
+            raise TooDeep(f"more than {MAX_DEPTH} levels")
         child = first_child_ending_after(node, byte)
         before = child.prev_sibling if child is not None else _last_child(node)
         while before is not None and before.start_byte == before.end_byte:
@@ -151,7 +209,10 @@ def docstring_node(body: tree_sitter.Node | None) -> tree_sitter.Node | None:
     """The docstring string node of a block or module, if its first statement is one."""
     if body is None:
         return None
-    for child in body.named_children:
+    for index in range(body.named_child_count):  # usually stops at the first statement
+        child = body.named_child(index)
+        if child is None:
+            return None
         if child.type == "comment":
             continue
         if child.type == "expression_statement" and child.named_child_count == 1:

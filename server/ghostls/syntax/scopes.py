@@ -10,11 +10,13 @@ import tree_sitter
 from ghostls.documents import Snapshot
 from ghostls.syntax.nodes import (
     SCOPE_TYPES,
+    TooDeep,
     ancestors,
     docstring_node,
     node_text,
     previous_leaf,
     string_value,
+    too_deep,
 )
 
 
@@ -101,9 +103,15 @@ def module_scope(snapshot: Snapshot) -> Scope:
 
 
 def enclosing_scope_nodes(snapshot: Snapshot, offset: int) -> list[tree_sitter.Node]:
-    """def/class nodes around the cursor, outermost first.
+    """def/class nodes around the cursor, outermost first (none in absurdly deep code)."""
+    try:
+        return _scope_nodes(snapshot, offset)
+    except TooDeep:
+        return []
 
-    On a line that is blank up to the cursor, tree-sitter's ranges end at the last statement,
+
+def _scope_nodes(snapshot: Snapshot, offset: int) -> list[tree_sitter.Node]:
+    """On a line that is blank up to the cursor, tree-sitter's ranges end at the last statement,
     so the scopes come from the code above, kept while the cursor's indentation is deeper than
     their header (column 0 keeps only a just-opened, still empty one).
     """
@@ -113,6 +121,8 @@ def enclosing_scope_nodes(snapshot: Snapshot, offset: int) -> list[tree_sitter.N
     byte = snapshot.byte_at(offset)
     root = snapshot.tree.root_node
     found: list[tree_sitter.Node] = []
+    if too_deep(root, byte):
+        return found
     if before.strip():
         node = root.descendant_for_byte_range(max(0, byte - 1), byte)
         for anc in ancestors(node):

@@ -37,6 +37,7 @@ IDENTIFIERS_QUERY = """
 IMPORT_DEPTH = 4
 MAX_METHODS_IN_CLASS_SUMMARY = 12
 MAX_ASSIGNMENT_CHARS = 160
+MAX_WINDOW_BYTES = 16_384
 
 
 @dataclass(frozen=True)
@@ -508,8 +509,10 @@ def referenced_uses(snapshot: Snapshot, offset: int, window: int = 40) -> list[N
         if last_row + 1 < snapshot.line_count
         else len(snapshot.text)
     )
-    end = snapshot.byte_at(end_offset)
     cursor_byte = snapshot.byte_at(offset)
+    # Bounded in bytes too: a few huge (generated) lines must not mean a huge query.
+    start = max(start, cursor_byte - MAX_WINDOW_BYTES)
+    end = min(snapshot.byte_at(end_offset), cursor_byte + MAX_WINDOW_BYTES // 4)
     found = captures(IDENTIFIERS_QUERY, snapshot.tree.root_node, (start, end))
     attributes = {node.start_byte for node in found.get("attr", [])}
     members = {node.start_byte for node in found.get("member", [])}
