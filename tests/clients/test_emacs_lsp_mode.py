@@ -13,7 +13,14 @@ from tests.clients.editor_session import (
     EditorRun,
     assert_server_quiet,
 )
-from tests.clients.test_emacs import COMPLETE, check_diagnostic, check_fix, run_emacs, steps
+from tests.clients.test_emacs import (
+    COMPLETE,
+    COMPLETION,
+    check_diagnostic,
+    check_fix,
+    run_emacs,
+    steps,
+)
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -35,7 +42,7 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> EditorRun:
     run = run_emacs(
         workdir,
         "features",
-        settings={"completion": {"maxTokens": 16}, "diagnostics": {"debounceMs": 50}},
+        settings={"completion": COMPLETION, "diagnostics": {"debounceMs": 50}},
         extra_env={"GHOSTLS_TEST_STEPS": steps(CASES)},
         driver=DRIVER,
     )

@@ -26,6 +26,10 @@ pytestmark = [pytest.mark.model, pytest.mark.slow]
 INIT = CLIENTS / "nvim" / "init.lua"
 DRIVER = CLIENTS / "nvim" / "driver.lua"
 
+# Few tokens; a time budget for a 2-core machine shared with other test runs (a first request
+# on a cold prompt cache can take seconds there, and the plugin asks only once per pause).
+COMPLETION = {"maxTokens": 16, "timeBudgetMs": 15000}
+
 COMPLETE = """\
 def add(a, b):
     return a + b
@@ -86,7 +90,7 @@ def features(tmp_path_factory: pytest.TempPathFactory) -> EditorRun:
     run = run_nvim(
         workdir,
         "features",
-        settings={"completion": {"maxTokens": 16}, "diagnostics": {"debounceMs": 50}},
+        settings={"completion": COMPLETION, "diagnostics": {"debounceMs": 50}},
         extra_env={
             "GHOSTLS_TEST_STEPS": ",".join(
                 [f"diagnostics={b.name}" for b in BROKEN_FILES.values()] + ["ghost"]
@@ -108,7 +112,7 @@ def menu(tmp_path_factory: pytest.TempPathFactory) -> EditorRun:
     run = run_nvim(
         workdir,
         "features",
-        settings={"completion": {"maxTokens": 16}},
+        settings={"completion": COMPLETION},
         extra_env={"GHOSTLS_TEST_STEPS": "completion", "GHOSTLS_TEST_PLUGIN": "0"},
     )
     print(f"\nNeovim menu session: {run.seconds:.1f}s, steps {run.result.get('timings_ms')}")

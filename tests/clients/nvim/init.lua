@@ -4,6 +4,10 @@
 local repo = assert(os.getenv('GHOSTLS_REPO'))
 vim.opt.runtimepath:prepend(repo .. '/editors/nvim')
 vim.opt.swapfile = false
+-- GHOSTLS_TEST_LSP_LOG=debug keeps every message in $XDG_STATE_HOME/nvim/lsp.log.
+if os.getenv('GHOSTLS_TEST_LSP_LOG') then
+  vim.lsp.set_log_level(os.getenv('GHOSTLS_TEST_LSP_LOG'))
+end
 vim.opt.shortmess:append('F')
 
 local settings = vim.json.decode(os.getenv('GHOSTLS_TEST_SETTINGS') or '{}')
