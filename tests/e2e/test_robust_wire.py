@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ class RawServer:
         self._replies: dict[Any, dict[str, Any]] = {}
         self._cond = threading.Condition()
         self.notifications: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []  # every notification, for wait_notification
         self.server_requests: list[dict[str, Any]] = []
         self._write_lock = threading.Lock()
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
@@ -88,6 +89,9 @@ class RawServer:
                 self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
             elif "method" in message:
                 self.notifications.put(message)
+                with self._cond:
+                    self.seen.append(message)
+                    self._cond.notify_all()
             else:
                 with self._cond:
                     self._replies[message.get("id")] = message
@@ -102,6 +106,24 @@ class RawServer:
                     raise AssertionError(f"no reply to request {msg_id!r} within {timeout}s")
                 self._cond.wait(left)
             return self._replies.pop(msg_id)
+
+    def wait_notification(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float = REPLY_TIMEOUT,
+        start: int = 0,
+    ) -> dict[str, Any]:
+        """The first notification received (from index ``start`` on) that matches."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for message in self.seen[start:]:
+                    if predicate(message):
+                        return message
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no matching notification within {timeout}s")
+                self._cond.wait(left)
 
     def take_reply_without_id(self, timeout: float = REPLY_TIMEOUT) -> dict[str, Any]:
         return self.reply(None, timeout)

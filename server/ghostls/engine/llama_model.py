@@ -113,6 +113,10 @@ class LlamaModel:
         self.path = path
         mparams = llama_cpp.llama_model_default_params()
         mparams.n_gpu_layers = 999 if n_gpu_layers < 0 else n_gpu_layers
+        # Read the weights instead of mapping them: a model file truncated or rewritten in
+        # place while mapped kills the process with SIGBUS (issue 10); same RSS once loaded.
+        mparams.load_mode = llama_cpp.LLAMA_LOAD_MODE_NONE
+        mparams.lazy_mode = llama_cpp.LLAMA_LAZY_MODE_OFF
         model = llama_cpp.llama_model_load_from_file(path.encode("utf-8"), mparams)
         if not model:
             raise ModelLoadError(f"llama.cpp could not load the model file '{path}'")
