@@ -45,6 +45,7 @@ class RawServer:
         cwd: str | None = None,
     ) -> None:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
+        self._final_stderr = ""
         full_env = {**os.environ, **(env or {})}
         self.proc = subprocess.Popen(
             [*SERVER, *(args or [])],
@@ -215,6 +216,8 @@ class RawServer:
         return int(line.split()[1])
 
     def stderr_text(self) -> str:
+        if self._stderr.closed:
+            return self._final_stderr
         self._stderr.seek(0)
         return self._stderr.read().decode("utf-8", "replace")
 
@@ -227,7 +230,9 @@ class RawServer:
             except (AssertionError, BrokenPipeError, OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
-        self._stderr.close()
+        if not self._stderr.closed:
+            self._final_stderr = self.stderr_text()
+            self._stderr.close()
         return self.proc.returncode
 
 
