@@ -207,8 +207,17 @@ async def _main(args: argparse.Namespace) -> int:
         if total_latency
         else 0.0
     )
+    # Time the server spent outside the engine (cursor, context, post-processing, guard, LSP).
+    pipeline_ms = [
+        r["server_ms"]
+        - r["engine"].get("prompt_ms", 0.0)
+        - r["engine"].get("generation_ms", 0.0)
+        - r["engine"].get("queue_ms", 0.0)
+        for r in model_shown
+    ]
     report: dict[str, Any] = {
         "functions": [t.path for t in chosen],
+        "server_pipeline_ms_outside_engine": summarize(pipeline_ms),
         "requests": len(results),
         "shown": len(shown),
         "superseded_share": round(
@@ -246,6 +255,8 @@ async def _main(args: argparse.Namespace) -> int:
     print(f"engine: {t_prompt:.1f} ms/prompt token, {t_decode:.1f} ms/generated token")
     print(f"server overhead vs engine cost: {overhead:.1%} (vs engine-measured ms: ", end="")
     print(f"{overhead_measured:.1%})")
+    pipe = report["server_pipeline_ms_outside_engine"]
+    print(f"server time outside the engine per model request: p50 {pipe['p50']:.1f} ms")
     write_report("latency", report)
     return 0
 
