@@ -212,6 +212,7 @@ def test_definitions_stay_exact_across_incremental_edits(monkeypatch: pytest.Mon
         snap = new
         warm = [(d.qualname, d.kind, d.start_row, d.text) for d in definitions(snap)]
         monkeypatch.setattr(symbols, "_content_cache", symbols._ContentCache())
+        monkeypatch.setattr(symbols, "_class_cache", symbols._ContentCache())
         cold_snap = DocumentStore().open(snap.uri, snap.text, 1)
         cold = [(d.qualname, d.kind, d.start_row, d.text) for d in definitions(cold_snap)]
         assert warm == cold

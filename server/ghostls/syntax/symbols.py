@@ -306,6 +306,7 @@ class _ContentCache:
 
 
 _content_cache = _ContentCache()
+_class_cache = _ContentCache()  # whole classes: one lookup instead of one per member
 
 
 # Module-level statements that hold more module-level definitions in their blocks
@@ -370,8 +371,33 @@ def _statements(snapshot: Snapshot) -> list[tree_sitter.Node]:
     return cached
 
 
+def _class_rels(
+    statement: tree_sitter.Node, node: tree_sitter.Node, source: bytes
+) -> tuple[_Rel, ...]:
+    """A class and its methods relative to ``statement``; methods carry no owner here (the
+    owner is the class, the first item)."""
+    base = statement.start_byte
+    name_node = node.child_by_field_name("name")
+    if name_node is None:
+        return ()
+    rels: list[_Rel] = [
+        (node_text(name_node, source), "class", node.start_byte - base, node.end_byte - base)
+    ]
+    body = node.child_by_field_name("body")
+    for member in body.named_children if body is not None else ():
+        shift = member.start_byte - base
+        for name, kind, start, end in _cached_rels(member, source):
+            if kind == "function":  # a def in a class body is a method
+                rels.append((name, "method", shift + start, shift + end))
+    return tuple(rels)
+
+
 def _index(snapshot: Snapshot) -> list[_Entry]:
-    """Module-level definitions and methods, in file order, without building any text."""
+    """Module-level definitions and methods, in file order, without building any text.
+
+    Statements (a whole class included) are looked up by their exact text, so a keystroke
+    re-indexes the edited statement (in a class: the edited member) and little else.
+    """
     cached = _index_cache.get(snapshot)
     if cached is not None:
         return cached
@@ -379,25 +405,23 @@ def _index(snapshot: Snapshot) -> list[_Entry]:
     entries: list[_Entry] = []
     for statement in _statements(snapshot):
         node = _unwrap(statement)
+        base = statement.start_byte
         if node.type != "class_definition":
-            base = statement.start_byte
             for name, kind, start, end in _cached_rels(statement, source):
                 entries.append(_Entry(name, kind, base + start, base + end))
             continue
-        name_node = node.child_by_field_name("name")
-        if name_node is None:
+        key = source[base : statement.end_byte]
+        rels = _class_cache.get(key)
+        if rels is None:
+            rels = _class_rels(statement, node, source)
+            _class_cache.put(key, rels)
+        if not rels:
             continue
-        entries.append(
-            _Entry(node_text(name_node, source), "class", node.start_byte, node.end_byte)
-        )
-        body = node.child_by_field_name("body")
-        for member in body.named_children if body is not None else ():
-            base = member.start_byte
-            for name, kind, start, end in _cached_rels(member, source):
-                if kind == "function":  # a def in a class body is a method
-                    entries.append(
-                        _Entry(name, "method", base + start, base + end, *node.byte_range)
-                    )
+        _, _, class_start, class_end = rels[0]
+        owner = (base + class_start, base + class_end)
+        entries.append(_Entry(rels[0][0], "class", *owner))
+        for name, _kind, start, end in rels[1:]:
+            entries.append(_Entry(name, "method", base + start, base + end, *owner))
     _index_cache[snapshot] = entries
     return entries
 
