@@ -297,3 +297,21 @@ async def test_a_remote_backend_without_url_says_what_to_set(tmp_path: Path) -> 
         status = await wait_state(client, "error")
         assert "backend.url" in status["message"]
         assert await wait_for(lambda: any("backend.url" in m.message for m in client.messages), 10)
+
+
+async def test_server_down_at_start_then_up(tmp_path: Path) -> None:
+    """ghostls starts before the inference server: one error, then ready by itself."""
+    server = InferenceServer(
+        ensure_embedded_model(), api_key=API_KEY, log_path=tmp_path / "inference.log"
+    )
+    try:
+        async with ghostls(backend(server), tmp_path / "ghostls.log") as client:
+            error = await wait_state(client, "error")
+            assert "cannot connect to the inference server" in error["message"]
+            uri = open_document(client, str(tmp_path / "add.py"), ADD)
+            assert await inline(client, uri, 2, len("    return ")) == []
+            server.start()
+            await wait_state(client, "ready", timeout=90)
+            assert await inline(client, uri, 2, len("    return "))
+    finally:
+        server.stop()
