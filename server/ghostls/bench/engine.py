@@ -221,28 +221,34 @@ def main(argv: list[str]) -> int:
     from ghostls.engine.reference import time_create_completion
 
     for p in prompts[: args.high_level_prompts]:
-        timing = time_create_completion(
-            path, p.parts.prefix, args.tokens, n_ctx=args.ctx, threads=threads
-        )
-        high.append(
-            {
-                "source": p.source,
-                "ms_per_token": round(timing.ms_per_token, 2),
-                "cpu_ms_per_token": round(timing.cpu_ms_per_token, 2),
-                "tokens": timing.tokens,
-            }
-        )
-        print(
-            f"create_completion {p.source:<20} {timing.ms_per_token:6.1f} ms/token wall, "
-            f"{timing.cpu_ms_per_token:6.1f} CPU ({timing.tokens} tokens)"
-        )
+        for greedy in (True, False):
+            timing = time_create_completion(
+                path, p.parts.prefix, args.tokens, n_ctx=args.ctx, threads=threads, greedy=greedy
+            )
+            sampling = "greedy" if greedy else "default sampling"
+            high.append(
+                {
+                    "source": p.source,
+                    "sampling": sampling,
+                    "ms_per_token": round(timing.ms_per_token, 2),
+                    "cpu_ms_per_token": round(timing.cpu_ms_per_token, 2),
+                    "tokens": timing.tokens,
+                }
+            )
+            print(
+                f"create_completion ({sampling}) {p.source:<20} {timing.ms_per_token:6.1f} "
+                f"ms/token wall, {timing.cpu_ms_per_token:6.1f} CPU ({timing.tokens} tokens)"
+            )
 
     bare_wall_ms = statistics.median(t[0] for t in bare) * 1000
     bare_cpu_ms = statistics.median(t[1] for t in bare) * 1000
     loop_wall_ms = statistics.median(loop_wall)
     loop_cpu_ms = statistics.median(loop_cpu)
-    high_wall = statistics.fmean(h["ms_per_token"] for h in high) if high else 0.0
-    high_cpu = statistics.fmean(h["cpu_ms_per_token"] for h in high) if high else 0.0
+    greedy_high = [h for h in high if h["sampling"] == "greedy"]
+    sampled_high = [h for h in high if h["sampling"] != "greedy"]
+    high_wall = statistics.fmean(h["ms_per_token"] for h in greedy_high) if high else 0.0
+    high_cpu = statistics.fmean(h["cpu_ms_per_token"] for h in greedy_high) if high else 0.0
+    sampled_cpu = statistics.fmean(h["cpu_ms_per_token"] for h in sampled_high) if high else 0.0
     summary: dict[str, Any] = {
         "threads": threads,
         "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
@@ -255,6 +261,10 @@ def main(argv: list[str]) -> int:
         "create_completion_cpu_ms_per_token": round(high_cpu, 2),
         "create_completion_over_bare_cpu": round(high_cpu / bare_cpu_ms, 2) if high else None,
         "create_completion_wall_ms_per_token": round(high_wall, 2),
+        "create_completion_default_sampling_cpu_ms_per_token": round(sampled_cpu, 2),
+        "create_completion_default_sampling_over_bare_cpu": (
+            round(sampled_cpu / bare_cpu_ms, 2) if high else None
+        ),
     }
     for m in modes:
         summary[f"lookup_{m}_cpu_tokens_per_s"] = round(_rate(runs[m], cpu=True), 1)
@@ -271,7 +281,10 @@ def main(argv: list[str]) -> int:
     summary["adaptive_policy"] = {
         "single_ms": round(adaptive.single_ms, 2),
         "row_ms": round(adaptive.row_ms, 2),
-        "alpha_by_ngram": {k: round(v, 3) for k, v in sorted(adaptive.alpha.items())},
+        "alpha_by_ngram_and_streak": {
+            f"{n}{'+streak' if streak else ''}": round(v, 3)
+            for (n, streak), v in sorted(adaptive.alpha.items())
+        },
     }
     print()
     for key, value in summary.items():

@@ -238,6 +238,7 @@ class Decoder:
         total_lp = 0.0
         reason: str | None = None
         policy = self.policy
+        streak = False  # the previous draft was accepted whole
         clock = time.perf_counter
         preds: list[int] = []  # greedy choice after each token of the verified batch
         lps: list[float] = []
@@ -271,7 +272,7 @@ class Decoder:
             if lookup is not None:
                 candidate = lookup.draft(min(remaining - 1, room))
                 match = lookup.last_match
-                draft = candidate[: policy.length(match, len(candidate))]
+                draft = candidate[: policy.length(match, len(candidate), streak)]
             batch = [next_tok, *draft]
             preds.clear()
             lps.clear()
@@ -290,7 +291,9 @@ class Decoder:
             pos += len(kept)
             stats.draft_tokens += len(draft)
             stats.accepted_draft_tokens += accepted
-            policy.record_draft(match, len(draft), accepted)
+            policy.record_draft(match, len(draft), accepted, streak)
+            if draft:
+                streak = accepted == len(draft)
             for k in range(accepted):
                 before = len(emitter.tokens)
                 reason = emitter.push(draft[k])

@@ -67,7 +67,8 @@ class DraftPolicy:
     Verifying k drafted tokens adds k rows to a decode; each row needs the output layer's
     logits (on a 262k-vocabulary model that matmul is most of a decode step), so a rejected
     token is not free. With measured ``single_ms`` (a one-token step), ``row_ms`` (each extra
-    row) and per-token acceptance ``alpha`` (by the length of the matched n-gram; acceptance
+    row) and per-token acceptance ``alpha`` (by the length of the matched n-gram and whether
+    the previous draft was taken whole, i.e. we are inside a repeated stretch; acceptance
     modelled as geometric), verifying k tokens saves ``single_ms * sum(alpha**i, i=1..k)`` and
     costs ``row_ms * k``; we pick the k with the largest positive gain, or none. An occasional
     one-token probe keeps ``alpha`` current when drafting has been switched off.
@@ -81,10 +82,10 @@ class DraftPolicy:
         self.always = always  # verify every draft in full (tests, benchmarks)
         self.single_ms = 0.0  # 0 until measured
         self.row_ms = 0.0
-        self.alpha: dict[int, float] = {}
+        self.alpha: dict[tuple[int, bool], float] = {}
         self._since_probe = 0
 
-    def length(self, match: int, limit: int) -> int:
+    def length(self, match: int, limit: int, streak: bool = False) -> int:
         limit = min(limit, self.max_draft)
         if match <= 0 or limit <= 0:
             return 0
@@ -92,7 +93,7 @@ class DraftPolicy:
             return limit
         if self.single_ms <= 0:
             return 0
-        alpha = self.alpha.get(match, 0.6)
+        alpha = self.alpha.get((match, streak), 0.6)
         row = self.row_ms if self.row_ms > 0 else 0.3 * self.single_ms
         best_k, best_gain, saved = 0, 0.0, 0.0
         for k in range(1, limit + 1):
@@ -117,11 +118,12 @@ class DraftPolicy:
             extra = max(0.0, ms - self.single_ms) / (batch - 1)
             self.row_ms = self._ema(self.row_ms, extra)
 
-    def record_draft(self, match: int, drafted: int, accepted: int) -> None:
+    def record_draft(self, match: int, drafted: int, accepted: int, streak: bool = False) -> None:
         if drafted <= 0:
             return
-        alpha = self.alpha.get(match, 0.6)
+        key = (match, streak)
+        alpha = self.alpha.get(key, 0.6)
         outcomes = [1.0] * accepted + ([0.0] if accepted < drafted else [])
         for outcome in outcomes:
             alpha += self.RATE * (outcome - alpha)
-        self.alpha[match] = alpha
+        self.alpha[key] = alpha

@@ -21,9 +21,10 @@ class HighLevelTiming:
 
 
 def time_create_completion(
-    path: str, prompt: str, max_tokens: int, *, n_ctx: int, threads: int
+    path: str, prompt: str, max_tokens: int, *, n_ctx: int, threads: int, greedy: bool = True
 ) -> HighLevelTiming:
-    """Greedy ``create_completion`` (streamed) on a fresh ``Llama``; the model is freed after."""
+    """Streamed ``create_completion`` on a fresh ``Llama`` (freed after): greedy
+    (temperature 0, top_k 1) or with the library's default sampling parameters."""
     from llama_cpp import Llama
 
     from ghostls.engine.llama_model import install_log_callback
@@ -35,9 +36,8 @@ def time_create_completion(
         stamps: list[float] = []
         cpu: list[float] = []
         parts: list[str] = []
-        chunks: Any = llm.create_completion(
-            prompt, max_tokens=max_tokens, temperature=0.0, top_k=1, stream=True
-        )
+        sampling: dict[str, Any] = {"temperature": 0.0, "top_k": 1} if greedy else {}
+        chunks: Any = llm.create_completion(prompt, max_tokens=max_tokens, stream=True, **sampling)
         for chunk in chunks:
             stamps.append(time.perf_counter())
             cpu.append(time.thread_time())
