@@ -343,6 +343,27 @@ class GhostProtocol(LanguageServerProtocol):
                     )
                 )
 
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        # pygls files the future of every async/generator handler under msg_id but removes it
+        # only for client requests: each didChange left one or two futures behind (a leak of
+        # about 10 kB per keystroke). Drop it once done, unless something else replaced it.
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+
+            def forget(done: Any, key: Any = msg_id) -> None:
+                if self._request_futures.get(key) is done:
+                    del self._request_futures[key]
+
+            future.add_done_callback(forget)
+
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         # Cancelling a request that already finished is routine, not a warning.
         future = self._request_futures.pop(msg_id, None) if _valid_id(msg_id) else None
