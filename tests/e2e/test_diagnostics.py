@@ -107,7 +107,7 @@ async def quick_fixes(
 
 # (file text, code, message fragment, text under the range)
 KINDS = [
-    ("def f(x)\n    return x\n", "syntax-error", "expected ':' after the function", ""),
+    ("def f(x)\n    return x\n", "syntax-error", "expected ':' after the function", ")"),
     ("def f(x):\n    y = g(x, 1\n    return y\n", "syntax-error", "unclosed '('", "("),
     (
         "def f(x):\n    a = 1\n        b = 2\n    return a\n",
@@ -320,3 +320,14 @@ async def test_code_action_kinds_filter() -> None:
         assert await titles(["quickfix"]) == ["Remove unused import 'os'"]
         assert await titles([""]) == ["Remove unused import 'os'"]
         assert await titles(["refactor"]) == []
+        # A client that sends no diagnostics back still gets the fixes published for the range.
+        result = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(types.Position(0, 0), types.Position(0, 9)),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
+        assert [a.title for a in result or [] if isinstance(a, types.CodeAction)] == [
+            "Remove unused import 'os'"
+        ]

@@ -43,13 +43,13 @@ def test_clean_code_has_no_syntax_errors() -> None:
             "    for indent in indents:\n",
             "    for indent in indents\n",
             "expected ':' after the 'for' loop header",
-            "",
+            "s",  # an empty range gets the character before the missing ':'
         ),
         (
             "    def _split(self, text):\n",
             "    def _split(self, text)\n",
             "expected ':' after the function signature",
-            "",
+            ")",
         ),
         (
             "    text = _whitespace_only_re.sub('', text)\n",

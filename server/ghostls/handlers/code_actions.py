@@ -17,7 +17,7 @@ from ghostls.app import GhostServer
 from ghostls.diagnostics import model_fixes
 from ghostls.diagnostics.model_fixes import FixTarget, ModelFix
 from ghostls.documents import Snapshot
-from ghostls.handlers.diagnostics import SOURCE, lsp_range
+from ghostls.handlers.diagnostics import SOURCE, lsp_range, to_diagnostic
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,24 @@ def _decode_fix(
         is_preferred=bool(fix.get("preferred", True)),
         edit=_workspace_edit(uri, snapshot.version, edits),
     )
+
+
+def _published_in_range(
+    ls: GhostServer, snapshot: Snapshot, r: types.Range
+) -> list[types.Diagnostic]:
+    """Our diagnostics of this version touching ``r``, for clients that send none back in the
+    context (some drop empty or edge ranges): the published data, not a new check."""
+    service = ls.services.get("diagnostics")
+    cached = service.results.get(snapshot.uri) if service is not None else None
+    if cached is None or cached[0].version != snapshot.version:
+        return []
+    start = snapshot.offset_at(r.start.line, r.start.character)
+    end = snapshot.offset_at(r.end.line, r.end.character)
+    return [
+        to_diagnostic(snapshot, p)
+        for p in cached[1].problems
+        if p.fix is not None and p.start <= end and p.end >= start
+    ]
 
 
 def _workspace_edit(uri: str, version: int, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
@@ -225,7 +243,10 @@ async def code_action(
     if snapshot is None:
         return []
     actions: list[types.CodeAction | types.Command] = []
-    for diagnostic in params.context.diagnostics:
+    diagnostics = list(params.context.diagnostics)
+    if not any(d.source == SOURCE for d in diagnostics):
+        diagnostics += _published_in_range(ls, snapshot, params.range)
+    for diagnostic in diagnostics:
         action = _decode_fix(uri, snapshot, diagnostic)
         if action is not None:
             actions.append(action)

@@ -669,11 +669,34 @@ def _mapped(problem: SyntaxProblem, applied: list[TextFix]) -> SyntaxProblem:
     )
 
 
+def _visible(problem: SyntaxProblem, text: str) -> SyntaxProblem:
+    """Give a zero-width problem (a missing ':') the character before it: editors drop or
+    misplace empty ranges. The fix still inserts at the exact spot."""
+    if problem.start != problem.end:
+        return problem
+    at = problem.start
+    if at > 0 and text[at - 1] not in "\r\n":
+        return SyntaxProblem(at - 1, at, problem.message, problem.kind, problem.fix)
+    if at < len(text) and text[at] not in "\r\n":
+        return SyntaxProblem(at, at + 1, problem.message, problem.kind, problem.fix)
+    return problem
+
+
 def find_syntax_errors(
     text: str,
     tree: tree_sitter.Tree | None = None,
     python_error: SyntaxError | bool | None = True,
     limit: int = 20,
+) -> list[SyntaxProblem]:
+    """Every syntax mistake in ``text``, one problem each, in document order (see _find)."""
+    return [_visible(p, text) for p in _find(text, tree, python_error, limit)]
+
+
+def _find(
+    text: str,
+    tree: tree_sitter.Tree | None,
+    python_error: SyntaxError | bool | None,
+    limit: int,
 ) -> list[SyntaxProblem]:
     """Every syntax mistake in ``text``, one problem each, in document order.
 
