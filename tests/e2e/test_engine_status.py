@@ -32,7 +32,7 @@ class StatusLog:
 
 @asynccontextmanager
 async def status_client(
-    settings: dict[str, Any],
+    settings: dict[str, Any], caps: types.ClientCapabilities | None = None
 ) -> AsyncIterator[tuple[LanguageClient, StatusLog]]:
     """Like lsp_client, but listening for ghostls/status before the session starts."""
     client = make_test_lsp_client()
@@ -46,7 +46,9 @@ async def status_client(
     await client.start_io(*SERVER_COMMAND)
     try:
         await client.initialize_session(
-            types.InitializeParams(capabilities=capabilities(), root_uri=Path.cwd().as_uri())
+            types.InitializeParams(
+                capabilities=caps or capabilities(), root_uri=Path.cwd().as_uri()
+            )
         )
         yield client, log
     finally:
@@ -116,3 +118,13 @@ async def test_bad_model_path_reports_error_and_server_keeps_working(tmp_path: P
         client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
         assert await wait_until(lambda: log.states()[-1] == "ready", timeout=120), log.items
         assert "loading" in log.states()[log.states().index("error") :]
+
+
+async def test_no_progress_for_clients_without_work_done_progress() -> None:
+    caps = types.ClientCapabilities(
+        workspace=types.WorkspaceClientCapabilities(configuration=True),
+        window=types.WindowClientCapabilities(work_done_progress=False),
+    )
+    async with status_client({}, caps) as (client, log):
+        assert await wait_until(lambda: "ready" in log.states(), timeout=120), log.items
+        assert client.progress_reports == {}
