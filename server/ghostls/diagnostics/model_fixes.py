@@ -46,6 +46,9 @@ CONTEXT_LINES = 30  # lines before the faulty ones given to the model
 SUFFIX_LINES = 10  # lines after them (used by FIM models)
 MAX_TARGET_LINES = 6  # longer spans are not rewritten by the model
 MAX_EDIT_CANDIDATES = 40
+# A faulty line longer than this (minified or hostile code) gets no edit candidates: one
+# candidate per bracket of a 100 KB line stalled the event loop for minutes (issue 10).
+MAX_CANDIDATE_LINE_CHARS = 2_000
 MAX_SCORED = 6  # survivors scored by the model (each costs a short decode)
 
 
@@ -211,6 +214,8 @@ def edit_candidates(index: LineIndex, target: FixTarget) -> list[str]:
     rows = range(target.start_row, min(target.end_row, target.start_row + 2) + 1)
     names = {m.group(0) for m in _IDENT.finditer(index.text)} | _KNOWN_NAMES
     original = [index.line(r) for r in range(target.start_row, target.end_row + 1)]
+    if any(len(line) > MAX_CANDIDATE_LINE_CHARS for line in original):
+        return []
     flagged = index.text[target.start : target.end]
     groups: dict[str, list[str]] = {"indent": [], "token": [], "bracket": [], "name": []}
 
