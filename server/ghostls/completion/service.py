@@ -51,6 +51,8 @@ DISABLE_ENV = "GHOSTLS_COMPLETION_DISABLE"
 BUDGET_ENV = "GHOSTLS_CONTEXT_BUDGET"
 EXTRA_ENV = "GHOSTLS_CONTEXT_EXTRA"  # "0": no extra chunks (benchmark ablation)
 DEFAULT_CONTEXT_BUDGET = 1500  # prompt tokens; the first request in a file pays for all of them
+PREFIX_ONLY_CONTEXT_BUDGET = 2000  # no suffix in the prompt: the prefix gets it
+PREFIX_ONLY_SHARE = 0.85
 # Hostile buffers (a 1 MB line, brackets nested 10,000 deep) make the cursor analysis crawl
 # on the event loop; past these limits no completion is offered (issue 10).
 MAX_CURSOR_LINE_CHARS = 20_000
@@ -374,12 +376,22 @@ class CompletionService:
 
         # The engine has no public tokenizer: the context builder's estimate counts tokens.
         count_tokens: Callable[[str], int] | None = getattr(engine, "count_tokens", None)
-        budget = int(os.environ.get(BUDGET_ENV, DEFAULT_CONTEXT_BUDGET))
         info = getattr(engine, "info", None)
+        fim = bool(info is not None and info.supports_fim)
+        default = DEFAULT_CONTEXT_BUDGET if fim else PREFIX_ONLY_CONTEXT_BUDGET
+        budget = int(os.environ.get(BUDGET_ENV, default))
         if info is not None:
             budget = min(budget, max(256, info.context_size - max_tokens - 32))
         others = [s for s in self.server.documents if s.uri != snapshot.uri]
-        context_budget = ContextBudget(max_tokens=budget)
+        if fim:
+            context_budget = ContextBudget(max_tokens=budget)
+        else:
+            # Without FIM tokens the engine's prompt has no suffix (post-processing reads the
+            # suffix from the document), so its share goes to the prefix: more code above the
+            # cursor is what a prefix-only model can use.
+            context_budget = ContextBudget(
+                max_tokens=budget, prefix_share=PREFIX_ONLY_SHARE, suffix_tokens=0
+            )
         if os.environ.get(EXTRA_ENV) == "0":
             context_budget = dataclasses.replace(context_budget, extra_tokens=0)
         built = build_context(snapshot, offset, others, context_budget, count_tokens)
