@@ -178,3 +178,13 @@ async def test_local_engine_uses_fim_and_stops_at_control_tokens(psm_path: Path)
         assert not controls & set(cached[len(prompt) :])
     finally:
         await engine.close()
+
+
+def test_one_line_longer_than_the_budget_keeps_its_end(psm: LlamaModel) -> None:
+    prefix = "x = " + "a + " * 50_000 + "b"  # 200 KB on the cursor's line
+    built = build_prompt(psm, PromptParts(prefix, SUFFIX), 200)
+    assert built.truncated and len(built.tokens) <= 200
+    start, end = built.tokens.index(tiny.FIM_PRE) + 1, built.tokens.index(tiny.FIM_SUF)
+    kept = psm.detokenize(built.tokens[start:end])
+    assert prefix.endswith(kept)
+    assert len(built.tokens) >= 150  # the budget is used, not thrown away

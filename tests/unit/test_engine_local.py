@@ -338,3 +338,10 @@ async def test_close_cancels_work_and_later_requests_are_empty() -> None:
     late = await eng.generate(_request(PromptParts(CODE), max_tokens=2))
     assert late.stop_reason == "error" and late.text == ""
     await eng.close()  # a second close is harmless
+
+
+def test_count_tokens_matches_the_tokenizer(engine: LocalEngine) -> None:
+    model = engine.model
+    assert model is not None
+    for text in ("", "x", CODE, "a + " * 2000):
+        assert engine.count_tokens(text) == len(model.tokenize(text))

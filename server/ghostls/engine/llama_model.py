@@ -206,6 +206,16 @@ class LlamaModel:
             n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, cap, add_bos, special)
         return list(buf[:n])
 
+    def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` is, without building the token list (llama.cpp returns
+        minus the count when the output buffer is too small)."""
+        data = text.encode("utf-8")
+        if not data:
+            return 0
+        buf = (llama_cpp.llama_token * 1)()
+        n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, 0, False, False)
+        return -n if n < 0 else n
+
     def piece(self, token: int) -> bytes:
         """The bytes a token stands for (control tokens render as nothing)."""
         cached = self._piece_cache.get(token)

@@ -104,7 +104,7 @@ class LocalEngine:
         model = self._model
         if model is None:
             return (len(text) + 2) // 3
-        return len(model.tokenize(text))
+        return model.count_tokens(text)
 
     @property
     def prompt_lookup(self) -> bool:

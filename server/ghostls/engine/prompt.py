@@ -36,6 +36,7 @@ from typing import Protocol
 from ghostls.engine.types import ContextChunk, PromptParts
 
 PREFIX_CUT_STEP = 16
+MAX_CHARS_PER_TOKEN = 32  # longer than any token in the vocabularies we meet (whitespace runs)
 REPO_NAME = "workspace"
 
 
@@ -101,6 +102,18 @@ def _keep_tail_lines(text: str, max_tokens: int, count: Callable[[str], int], st
     return "".join(lines[drop:])
 
 
+def _keep_tail_chars(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    """The longest tail of one line that fits ``max_tokens``."""
+    lo, hi = 0, len(text)  # find the smallest start that fits
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if count(text[mid:]) <= max_tokens:
+            hi = mid
+        else:
+            lo = mid + 1
+    return text[lo:]
+
+
 def _keep_head_lines(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
     if count(text) <= max_tokens:
         return text
@@ -129,7 +142,19 @@ def build_prompt(vocab: Vocabulary, parts: PromptParts, budget: int) -> BuiltPro
     path = parts.path or "untitled.py"
     chunks = list(parts.extra)  # most useful first
     prefix, suffix = parts.prefix, parts.suffix if layout != "prefix" else ""
-    truncated = False
+    # No token spans more than MAX_CHARS_PER_TOKEN characters, so text beyond that many per
+    # budget token can never fit: cut it first (cheaply, at line boundaries where there are
+    # any) so a megabyte-long buffer is never tokenized whole.
+    cap = max(budget, 16) * MAX_CHARS_PER_TOKEN
+    truncated = len(prefix) > cap or len(suffix) > cap
+    if len(prefix) > cap:
+        tail = prefix[-cap:]
+        newline = tail.find("\n")
+        prefix = tail[newline + 1 :] if 0 <= newline < len(tail) - 1 else tail
+    if len(suffix) > cap:
+        head_part = suffix[:cap]
+        newline = head_part.rfind("\n")
+        suffix = head_part[: newline + 1] if newline > 0 else head_part
 
     def head_tokens(kept: list[ContextChunk]) -> list[int]:
         ids = [vocab.bos] if vocab.add_bos else []
@@ -167,12 +192,11 @@ def build_prompt(vocab: Vocabulary, parts: PromptParts, budget: int) -> BuiltPro
         truncated = truncated or new_suffix != suffix
         suffix = new_suffix
     if total() > budget:
-        room = budget - len(head) - specials - count(suffix)
-        new_prefix = _keep_tail_lines(prefix, max(room, 0), count, PREFIX_CUT_STEP)
-        if count(new_prefix) > max(room, 0):
-            # One line longer than the budget: cut it by characters as a last resort.
-            while new_prefix and count(new_prefix) > max(room, 0):
-                new_prefix = new_prefix[len(new_prefix) // 8 + 1 :]
+        room = max(budget - len(head) - specials - count(suffix), 0)
+        new_prefix = _keep_tail_lines(prefix, room, count, PREFIX_CUT_STEP)
+        if not new_prefix and prefix:
+            # Not even the cursor's own line fits: keep as much of its end as does.
+            new_prefix = _keep_tail_chars(prefix.splitlines(keepends=True)[-1], room, count)
         truncated = truncated or new_prefix != prefix
         prefix = new_prefix
 
