@@ -44,7 +44,7 @@ def test_check_prints_diagnostics_and_fixes(tmp_path: Path) -> None:
     out = run(str(path))
     assert out.returncode == 1, out.stderr
     assert (
-        f"{path}:8:9: error [syntax-error] expected ':' after the function signature" in out.stdout
+        f"{path}:8:8: error [syntax-error] expected ':' after the function signature" in out.stdout
     )
     assert "    fix: Insert ':'" in out.stdout
     assert path.read_text(encoding="utf-8") == BROKEN  # without --fix nothing is written
