@@ -357,10 +357,17 @@ class GhostProtocol(LanguageServerProtocol):
         # about 10 kB per keystroke). Drop it once done, unless something else replaced it.
         future = self._request_futures.get(msg_id)
         if future is not None:
+            loop = asyncio.get_event_loop()  # handlers are dispatched on the loop's thread
 
-            def forget(done: Any, key: Any = msg_id) -> None:
+            def drop(done: Any, key: Any) -> None:
                 if self._request_futures.get(key) is done:
                     del self._request_futures[key]
+
+            def forget(done: Any, key: Any = msg_id) -> None:
+                # Done-callbacks can run inside pygls' own loop over the futures (shutdown
+                # cancels them all) or on a worker thread: drop the entry later, on the loop.
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(drop, done, key)
 
             future.add_done_callback(forget)
 
