@@ -193,19 +193,25 @@ async def test_a_superseded_request_closes_its_stream_at_once(
         await asyncio.sleep(0.5)
         assert not first.done(), "the long suggestion finished before it could be superseded"
         superseded_at = time.monotonic()
-        change_document(client, uri, 2, (0, column), (0, column), "1")
+        # Not what the model is writing (ghostls would adopt the running generation then).
+        change_document(client, uri, 2, (0, column), (0, column), "x")
         second = asyncio.ensure_future(inline(client, uri, 0, column + 1))
         assert await first == []  # the older request answers empty, at once
         assert time.monotonic() - superseded_at < 2.0
-        # The inference server saw the client go away and stopped generating.
+        # The inference server saw the client go away and stopped generating. It notices at
+        # its next token, which on a loaded machine may still be behind the prompt's eval.
         assert await wait_for(
-            lambda: "Disconnected from client" in server_log(inference)[log_before:], 5
+            lambda: "Disconnected from client" in server_log(inference)[log_before:], 30
         )
-        assert time.monotonic() - superseded_at < 5.0
-        # llama-cpp-python prints that line where its generation loop ends; the newer request
-        # then gets the model (it serves one generation at a time).
         await asyncio.wait_for(second, 60)
-        assert server_log(inference)[log_before:].count("Llama.generate:") >= 2
+        log = server_log(inference)[log_before:]
+        started = log.index("Llama.generate:")
+        stopped = log.index("Disconnected from client")
+        # llama-cpp-python prints "Disconnected" where its generation loop ends early, and a
+        # perf summary ("eval time = ... runs") only for a generation that ran to its end:
+        # the first one never did, and the newer request then got the model.
+        assert "eval time" not in log[started:stopped]
+        assert log[stopped:].count("Llama.generate:") >= 1
 
 
 async def test_killed_server_gives_one_message_and_recovery(tmp_path: Path) -> None:
