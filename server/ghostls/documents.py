@@ -26,6 +26,8 @@ PY_LANGUAGE = tree_sitter.Language(tree_sitter_python.language())
 
 # Parsing a pathological buffer must give up rather than stall the event loop.
 PARSE_TIMEOUT_MICROS = 2_000_000
+# Only the first parse of a document at least this large is bounded (see Document._parse).
+BOUNDED_PARSE_MIN_BYTES = 256 * 1024
 
 
 def new_parser() -> tree_sitter.Parser:
@@ -303,7 +305,8 @@ class Document:
         self.encoding = encoding
         self._parser = new_parser()
         self._snapshot: Snapshot | None = None
-        self._degraded = False  # the last parse gave up (see _parse)
+        self._degraded = False  # the first parse gave up (see _parse)
+        self._parsed_once = False
         self._set_text(text)
 
     def _set_text(self, text: str) -> None:
@@ -314,21 +317,31 @@ class Document:
         self._tree = self._parse(None)
 
     def _parse(self, old: tree_sitter.Tree | None) -> tree_sitter.Tree:
-        if self._degraded:
-            old = None  # a fallback tree is no base for incremental parsing
-        tree = _parse_bounded(self._parser, self._source, old)
+        if self._degraded and old is not None:
+            # The first parse gave up: edits keep an empty tree (no stall per keystroke).
+            return self._parser.parse(b"")
+        first, self._parsed_once = not self._parsed_once, True
+        if not (first and len(self._source) >= BOUNDED_PARSE_MIN_BYTES):
+            self._degraded = False
+            return (
+                self._parser.parse(self._source)
+                if old is None
+                else self._parser.parse(self._source, old)
+            )
+        # py-tree-sitter 0.26 leaks every chunk a read callback returns (measured: about the
+        # source's size per parse), and only that path takes a progress_callback: so the bound
+        # is used once, on the first parse of a large document, where a stall is likeliest.
+        tree = _parse_bounded(self._parser, self._source, None)
         self._degraded = tree is None
         if tree is None:
-            # Gave up (hostile buffer): keep the edited previous tree, or an empty one.
             self._parser.reset()
             log.warning(
-                "parsing %s (%d bytes) gave up after %d ms; syntax features use %s",
+                "parsing %s (%d bytes) gave up after %d ms; syntax features are off for it",
                 self.uri,
                 len(self._source),
                 PARSE_TIMEOUT_MICROS // 1000,
-                "the previous tree" if old is not None else "an empty tree",
             )
-            tree = old if old is not None else self._parser.parse(b"")
+            tree = self._parser.parse(b"")
         return tree
 
     def snapshot(self) -> Snapshot:
