@@ -409,6 +409,8 @@ class GhostProtocol(LanguageServerProtocol):
         if self.writer is None:
             log.error("no transport: message dropped")
             return
+        if getattr(self, "_connection_lost", False):
+            return  # the client is gone (e.g. Neovim quits without awaiting `shutdown`)
         log.debug("sending %s", body)
         header = (
             f"Content-Length: {len(body)}\r\n"  # json.dumps' output is ASCII: chars == bytes
@@ -423,7 +425,16 @@ class GhostProtocol(LanguageServerProtocol):
                 self._pending_writes.add(task)
                 task.add_done_callback(self._pending_writes.discard)
         except BrokenPipeError:
-            raise
+            # Often inside a future's callback, where raising only produces tracebacks in the
+            # log: note the lost connection once, stop writing, and let the server wind down.
+            self._connection_lost = True
+            server = self._server
+            if hasattr(server, "closing"):
+                server.closing = True
+            log.info("the client closed the connection; dropping further messages")
+            stop = getattr(server, "_stop_event", None)
+            if stop is not None:
+                stop.set()
         except Exception:
             log.exception("error sending data")
 
