@@ -126,7 +126,7 @@ def _type_name(default: Any) -> str:
 def parse_settings(raw: object) -> SettingsResult:
     """Build Settings from client JSON; never raises."""
     warnings: list[str] = []
-    if raw is None:
+    if raw is None or raw == []:  # Lua clients encode an empty table as []
         return SettingsResult(Settings(), ())
     if not isinstance(raw, Mapping):
         return SettingsResult(

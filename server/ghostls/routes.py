@@ -41,6 +41,7 @@ ROUTES: tuple[Route, ...] = (
     Route(types.TEXT_DOCUMENT_DID_OPEN, text_sync.did_open),
     Route(types.TEXT_DOCUMENT_DID_CHANGE, text_sync.did_change),
     Route(types.TEXT_DOCUMENT_DID_CLOSE, text_sync.did_close),
+    Route(types.TEXT_DOCUMENT_DID_SAVE, text_sync.did_save),
     Route(types.WORKSPACE_DID_CHANGE_CONFIGURATION, configuration.did_change_configuration),
     # pygls advertises inlineCompletionProvider only when options are given.
     Route(

@@ -32,3 +32,8 @@ def did_change(ls: GhostServer, params: types.DidChangeTextDocumentParams) -> No
 def did_close(ls: GhostServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.documents.close(params.text_document.uri)
     ls.emit_close(params.text_document.uri)
+
+
+def did_save(ls: GhostServer, params: types.DidSaveTextDocumentParams) -> None:
+    """Nothing to do: ghostls works on the editor's buffer, not the file on disk. Handled so
+    clients that send it anyway (eglot) don't fill the log with 'unknown method' warnings."""
