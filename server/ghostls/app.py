@@ -43,6 +43,7 @@ class GhostServer(LanguageServer):
         self.counters = Counters()
         self.closing = False  # set on shutdown/exit: nothing may be sent after it
         self.client_settings_supported = False
+        self.client_name = ""  # from initialize's clientInfo, for client-specific quirks
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shown_messages: set[str] = set()
         # Services are attached by their packages (engine, completion, diagnostics) at start.

@@ -164,7 +164,7 @@ def test_completion_returns_the_model_suggestion(menu: EditorRun) -> None:
     assert "error" not in completion, completion["error"]
     items = completion["items"]
     assert items, f"textDocument/completion returned no items\n{features.describe()}"
-    texts = [item["new_text"] or item["insert_text"] or item["label"] for item in items]
+    texts = [item.get("new_text") or item.get("insert_text") or item["label"] for item in items]
     assert any(text.strip() for text in texts), items
     # The menu (omnifunc, <C-x><C-o>) offers it, and accepting it inserts the whole suggestion.
     assert completion["menu"], "the completion menu stayed empty"

@@ -33,10 +33,13 @@ def label_for(full: str) -> str:
     return label + (" …" if more else "")
 
 
-def completion_item(suggestion: Suggestion) -> types.CompletionItem:
+def completion_item(suggestion: Suggestion, plain_insert: bool = False) -> types.CompletionItem:
+    """``plain_insert``: give ``insertText`` instead of a ``textEdit`` (see ``_plain_insert``)."""
     start = _word_start(suggestion)
     typed = suggestion.snapshot.text[start : suggestion.start]
     full = typed + suggestion.text
+    # A menu that takes insertText inserts one line; a newline would arrive as a NUL character.
+    inserted = full.split("\n", 1)[0] if plain_insert else full
     return types.CompletionItem(
         label=label_for(full),
         kind=types.CompletionItemKind.Text,
@@ -45,12 +48,22 @@ def completion_item(suggestion: Suggestion) -> types.CompletionItem:
             kind=types.MarkupKind.Markdown, value=f"```python\n{full}\n```"
         ),
         sort_text="0000",
-        filter_text=full,
+        filter_text=inserted,
         preselect=True,
         insert_text_format=types.InsertTextFormat.PlainText,
-        text_edit=types.TextEdit(range=lsp_range(suggestion, start), new_text=full),
+        insert_text=inserted if plain_insert else None,
+        text_edit=None
+        if plain_insert
+        else types.TextEdit(range=lsp_range(suggestion, start), new_text=full),
         command=accept_command(suggestion),
     )
+
+
+def _plain_insert(ls: GhostServer) -> bool:
+    """Neovim's built-in menu inserts a plain-text textEdit only up to its first space
+    (runtime/lua/vim/lsp/completion.lua, get_completion_word), so it gets insertText, which it
+    inserts whole in place of the word before the cursor."""
+    return ls.client_name.lower() in ("neovim", "nvim")
 
 
 def _has_ghost_text(ls: GhostServer) -> bool:
@@ -69,5 +82,5 @@ async def completion(ls: GhostServer, params: types.CompletionParams) -> types.C
     suggestion = await completion_service(ls).suggest(
         params.text_document.uri, position.line, position.character
     )
-    items = [completion_item(suggestion)] if suggestion is not None else []
+    items = [completion_item(suggestion, _plain_insert(ls))] if suggestion is not None else []
     return types.CompletionList(is_incomplete=True, items=items)

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 def on_initialize(ls: GhostServer, params: types.InitializeParams) -> None:
     # pygls has already chosen the position encoding from the client's preferences.
     ls.documents.encoding = Encoding.from_lsp(ls.workspace.position_encoding)
+    ls.client_name = params.client_info.name if params.client_info else ""
     caps = params.capabilities
     ls.client_settings_supported = bool(caps.workspace and caps.workspace.configuration)
     if params.initialization_options is not None:
