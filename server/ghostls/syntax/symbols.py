@@ -121,20 +121,22 @@ def imports(snapshot: Snapshot) -> list[Import]:
     found: list[Import] = []
     nodes = captures(IMPORTS_QUERY, snapshot.tree.root_node, max_start_depth=IMPORT_DEPTH)
     for node in nodes.get("import", []):
-        names, module = _bound_names(node, source)
-        parent = node.parent
-        found.append(
-            Import(
-                text=node_text(node, source),
-                names=names,
-                module=module,
-                start_row=node.start_point.row,
-                end_row=node.end_point.row,
-                top_level=parent is not None and parent.type == "module",
-            )
-        )
+        found.append(_import_of(node, source))
     _import_cache[snapshot] = found
     return found
+
+
+def _import_of(node: tree_sitter.Node, source: bytes) -> Import:
+    names, module = _bound_names(node, source)
+    parent = node.parent
+    return Import(
+        text=node_text(node, source),
+        names=names,
+        module=module,
+        start_row=node.start_point.row,
+        end_row=node.end_point.row,
+        top_level=parent is not None and parent.type == "module",
+    )
 
 
 _IMPORT_TYPES = frozenset({"import_statement", "import_from_statement", "future_import_statement"})
@@ -151,18 +153,7 @@ def module_imports(snapshot: Snapshot) -> list[Import]:
     for node in _statements(snapshot):
         if node.type not in _IMPORT_TYPES:
             continue
-        names, module = _bound_names(node, source)
-        parent = node.parent
-        found.append(
-            Import(
-                text=node_text(node, source),
-                names=names,
-                module=module,
-                start_row=node.start_point.row,
-                end_row=node.end_point.row,
-                top_level=parent is not None and parent.type == "module",
-            )
-        )
+        found.append(_import_of(node, source))
     _module_import_cache[snapshot] = found
     return found
 
