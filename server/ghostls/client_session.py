@@ -143,6 +143,25 @@ class ServerSession:
         )
         return uri
 
+    def change(
+        self, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str
+    ) -> None:
+        """One incremental edit: replace ``start``..``end`` ((line, character)) with ``text``."""
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(
+                            start=types.Position(line=start[0], character=start[1]),
+                            end=types.Position(line=end[0], character=end[1]),
+                        ),
+                        text=text,
+                    )
+                ],
+            )
+        )
+
     async def wait_for(self, predicate: Any, timeout: float) -> bool:
         """Wait until ``predicate(state)`` holds; False on timeout."""
         deadline = time.monotonic() + timeout

@@ -457,7 +457,6 @@ def code_of_lines(lines: int) -> str:
 
 
 async def latency_benchmark(sizes: list[int], trials: int) -> dict[str, Any]:
-    from lsprotocol import types
 
     from ghostls.client_session import ServerSession
 
@@ -483,21 +482,7 @@ async def latency_benchmark(sizes: list[int], trials: int) -> dict[str, Any]:
                 insert = "  # x" if trial % 2 == 0 else "("
                 col = len(lines[row])
                 started = time.perf_counter()
-                session.client.text_document_did_change(
-                    types.DidChangeTextDocumentParams(
-                        text_document=types.VersionedTextDocumentIdentifier(
-                            uri=uri, version=version
-                        ),
-                        content_changes=[
-                            types.TextDocumentContentChangePartial(
-                                range=types.Range(
-                                    types.Position(row, col), types.Position(row, col)
-                                ),
-                                text=insert,
-                            )
-                        ],
-                    )
-                )
+                session.change(uri, version, (row, col), (row, col), insert)
                 ok = await session.wait_for(
                     lambda s, u=uri, v=version: s.diagnostics_version.get(u) == v, 60
                 )
@@ -509,22 +494,7 @@ async def latency_benchmark(sizes: list[int], trials: int) -> dict[str, Any]:
                         (check_clean if trial % 2 == 0 else check_broken).append(spent)
                 # Undo so every trial starts from clean code.
                 version += 1
-                session.client.text_document_did_change(
-                    types.DidChangeTextDocumentParams(
-                        text_document=types.VersionedTextDocumentIdentifier(
-                            uri=uri, version=version
-                        ),
-                        content_changes=[
-                            types.TextDocumentContentChangePartial(
-                                range=types.Range(
-                                    types.Position(row, col),
-                                    types.Position(row, col + len(insert)),
-                                ),
-                                text="",
-                            )
-                        ],
-                    )
-                )
+                session.change(uri, version, (row, col), (row, col + len(insert)), "")
                 await session.wait_for(
                     lambda s, u=uri, v=version: s.diagnostics_version.get(u) == v, 60
                 )

@@ -238,22 +238,7 @@ async def _replay(
             if step:
                 char = task.target[step - 1 : step] or " "
                 version = step + 1
-                session.client.text_document_did_change(
-                    types.DidChangeTextDocumentParams(
-                        text_document=types.VersionedTextDocumentIdentifier(
-                            uri=uri, version=version
-                        ),
-                        content_changes=[
-                            types.TextDocumentContentChangePartial(
-                                range=types.Range(
-                                    start=types.Position(line=task.row, character=column),
-                                    end=types.Position(line=task.row, character=column),
-                                ),
-                                text=char,
-                            )
-                        ],
-                    )
-                )
+                session.change(uri, version, (task.row, column), (task.row, column), char)
                 line = line[:column] + char + line[column:]
                 column += len(char.encode("utf-16-le")) // 2
             started = time.perf_counter()

@@ -45,20 +45,7 @@ async def _demo(settings: dict[str, object]) -> int:
         lines = text.splitlines()
         line = len(lines)  # the empty line after the last docstring: a function body to fill
         indent = "    "
-        session.client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-                content_changes=[
-                    types.TextDocumentContentChangePartial(
-                        range=types.Range(
-                            start=types.Position(line=line, character=0),
-                            end=types.Position(line=line, character=0),
-                        ),
-                        text=indent,
-                    )
-                ],
-            )
-        )
+        session.change(uri, 2, (line, 0), (line, 0), indent)
         t = time.perf_counter()
         items = await session.inline_completion(uri, line, len(indent))
         print(f"3. inline completion at line {line + 1}    {_ms(t)}")
