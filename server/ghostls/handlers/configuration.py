@@ -29,7 +29,11 @@ async def did_change_configuration(
 ) -> None:
     settings = params.settings
     # Push-style clients send {"ghostls": {...}}; pull-style ones send null and expect a pull.
+    # Anything else (eglot sends {} on connect) carries nothing for ghostls: pulling then would
+    # leave a request in flight that a quitting editor can no longer answer.
     if isinstance(settings, dict) and "ghostls" in settings:
         ls.apply_settings(settings["ghostls"], "didChangeConfiguration")
-    elif ls.client_settings_supported:
+    elif settings is None and ls.client_settings_supported:
         await pull_configuration(ls)
+    else:
+        log.debug("didChangeConfiguration without a 'ghostls' section: nothing to apply")
