@@ -95,3 +95,17 @@ async def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.
             return True
         await asyncio.sleep(interval)
     return bool(predicate())
+
+
+async def quick_fixes(
+    client: LanguageClient, uri: str, diagnostic: types.Diagnostic
+) -> list[types.CodeAction]:
+    """The code actions (not bare commands) the server offers for one diagnostic."""
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=diagnostic.range,
+            context=types.CodeActionContext(diagnostics=[diagnostic]),
+        )
+    )
+    return [a for a in result or [] if isinstance(a, types.CodeAction)]

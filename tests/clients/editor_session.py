@@ -20,6 +20,19 @@ REPO = Path(__file__).resolve().parents[2]
 CLIENTS = REPO / "tests" / "clients"
 RUN_SERVER = CLIENTS / "run_server.sh"
 
+# Few tokens; a time budget for a 2-core machine shared with other test runs (a first request
+# on a cold prompt cache can take seconds there, and the plugin asks only once per pause).
+COMPLETION = {"maxTokens": 16, "timeBudgetMs": 15000}
+
+# A file whose last line waits for its return value: what both editors ask to complete.
+COMPLETE = """\
+def add(a, b):
+    return a + b
+
+
+def subtract(a, b):
+    return """
+
 # Marks of an unclean server: tracebacks, errors logged, asyncio complaining at exit.
 NOISE = re.compile(
     r"Traceback|Exception|ERROR|CRITICAL|Task was destroyed|was never awaited|"

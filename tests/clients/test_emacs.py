@@ -13,6 +13,8 @@ import pytest
 from tests.clients.editor_session import (
     BROKEN_FILES,
     CLIENTS,
+    COMPLETE,
+    COMPLETION,
     EditorRun,
     assert_server_exited_quietly,
     assert_server_quiet,
@@ -25,18 +27,6 @@ from tests.clients.editor_session import (
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 DRIVER = CLIENTS / "emacs" / "driver.el"
-
-# Few tokens; a time budget for a 2-core machine shared with other test runs (a first request
-# on a cold prompt cache can take seconds there, and the plugin asks only once per pause).
-COMPLETION = {"maxTokens": 16, "timeBudgetMs": 15000}
-
-COMPLETE = """\
-def add(a, b):
-    return a + b
-
-
-def subtract(a, b):
-    return """
 
 
 def to_plist(value: Any) -> str:

@@ -13,6 +13,8 @@ import pytest
 from tests.clients.editor_session import (
     BROKEN_FILES,
     CLIENTS,
+    COMPLETE,
+    COMPLETION,
     EditorRun,
     assert_server_exited_quietly,
     editor_env,
@@ -26,17 +28,6 @@ pytestmark = [pytest.mark.model, pytest.mark.slow]
 INIT = CLIENTS / "nvim" / "init.lua"
 DRIVER = CLIENTS / "nvim" / "driver.lua"
 
-# Few tokens; a time budget for a 2-core machine shared with other test runs (a first request
-# on a cold prompt cache can take seconds there, and the plugin asks only once per pause).
-COMPLETION = {"maxTokens": 16, "timeBudgetMs": 15000}
-
-COMPLETE = """\
-def add(a, b):
-    return a + b
-
-
-def subtract(a, b):
-    return """
 
 GHOST = """\
 import os

@@ -12,7 +12,13 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.lsp_helpers import change_document, lsp_client, open_document, wait_until
+from tests.lsp_helpers import (
+    change_document,
+    lsp_client,
+    open_document,
+    quick_fixes,
+    wait_until,
+)
 
 NO_MODEL = {"fixes": {"model": False}, "diagnostics": {"debounceMs": 0}}
 
@@ -90,19 +96,6 @@ def replace_all(client: LanguageClient, uri: str, version: int, text: str) -> No
             content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
         )
     )
-
-
-async def quick_fixes(
-    client: LanguageClient, uri: str, diagnostic: types.Diagnostic
-) -> list[types.CodeAction]:
-    result = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=diagnostic.range,
-            context=types.CodeActionContext(diagnostics=[diagnostic]),
-        )
-    )
-    return [a for a in result or [] if isinstance(a, types.CodeAction)]
 
 
 # (file text, code, message fragment, text under the range)

@@ -22,7 +22,13 @@ from tests.e2e.test_diagnostics import (
     record_publishes,
     replace_all,
 )
-from tests.lsp_helpers import SERVER_COMMAND, capabilities, open_document, wait_until
+from tests.lsp_helpers import (
+    SERVER_COMMAND,
+    capabilities,
+    open_document,
+    quick_fixes,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -71,19 +77,6 @@ async def model_client(
             await client.stop()
 
 
-async def actions_for(
-    client: LanguageClient, uri: str, diagnostic: types.Diagnostic
-) -> list[types.CodeAction]:
-    result = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=diagnostic.range,
-            context=types.CodeActionContext(diagnostics=[diagnostic]),
-        ),
-    )
-    return [a for a in result or [] if isinstance(a, types.CodeAction)]
-
-
 def no_new_findings(before: str, after: str, fixed_code: str) -> bool:
     """``after`` parses, lost the fixed diagnostic, and has nothing the clean code lacks."""
     result = check_text(after)
@@ -99,7 +92,7 @@ async def test_a_broken_snippet_gets_a_model_fix_that_passes_verification() -> N
         uri = open_document(client, "/tmp/ghostls_model_fix.py", MISSING_COLON)
         diagnostic = (await diagnostics_for(log, uri, 1))[0]
         assert diagnostic.code == "syntax-error"
-        actions = await actions_for(client, uri, diagnostic)
+        actions = await quick_fixes(client, uri, diagnostic)
         lazy = [a for a in actions if a.edit is None and a.data is not None]
         assert lazy and lazy[0].title.startswith("Fix with ghostls")  # model runs on resolve
         resolved = await client.code_action_resolve_async(lazy[0])
@@ -127,7 +120,7 @@ async def test_without_resolve_every_offered_model_fix_is_verified() -> None:
         for path, (broken, clean) in snippets.items():
             uri = open_document(client, path, broken)
             diagnostic = (await diagnostics_for(log, uri, 1))[0]
-            actions = await actions_for(client, uri, diagnostic)
+            actions = await quick_fixes(client, uri, diagnostic)
             model = [a for a in actions if a.title.startswith("ghostls (model)")]
             assert model, [a.title for a in actions]
             for action in model:
@@ -147,7 +140,7 @@ async def test_a_diagnostic_from_another_server_gets_a_verified_fix_or_says_none
     async with model_client(SETTINGS) as client:
         uri = open_document(client, "/tmp/ghostls_model_foreign.py", text)
         await asyncio.sleep(0.5)
-        actions = await actions_for(client, uri, foreign)
+        actions = await quick_fixes(client, uri, foreign)
         lazy = [a for a in actions if a.data is not None]
         assert lazy, [a.title for a in actions]
         resolved = await client.code_action_resolve_async(lazy[0])
@@ -181,5 +174,5 @@ async def test_model_fixes_can_be_switched_off() -> None:
         log = record_publishes(client)
         uri = open_document(client, "/tmp/ghostls_model_off.py", MISSING_COLON)
         diagnostic = (await diagnostics_for(log, uri, 1))[0]
-        titles = [a.title for a in await actions_for(client, uri, diagnostic)]
+        titles = [a.title for a in await quick_fixes(client, uri, diagnostic)]
         assert titles == ["Insert ':'"]
