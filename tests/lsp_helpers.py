@@ -13,6 +13,8 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
+from ghostls.client_session import incremental_change
+
 SERVER_COMMAND = [sys.executable, "-m", "ghostls", "serve"]
 
 
@@ -71,20 +73,7 @@ def change_document(
     end: tuple[int, int],
     text: str,
 ) -> None:
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(
-                        start=types.Position(line=start[0], character=start[1]),
-                        end=types.Position(line=end[0], character=end[1]),
-                    ),
-                    text=text,
-                )
-            ],
-        )
-    )
+    client.text_document_did_change(incremental_change(uri, version, start, end, text))
 
 
 async def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> bool:

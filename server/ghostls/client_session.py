@@ -37,6 +37,24 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return dict(getattr(value, "__dict__", {}))
 
 
+def incremental_change(
+    uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str
+) -> types.DidChangeTextDocumentParams:
+    """didChange params replacing ``start``..``end`` ((line, character)) with ``text``."""
+    return types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[
+            types.TextDocumentContentChangePartial(
+                range=types.Range(
+                    start=types.Position(line=start[0], character=start[1]),
+                    end=types.Position(line=end[0], character=end[1]),
+                ),
+                text=text,
+            )
+        ],
+    )
+
+
 class ServerSession:
     """``async with ServerSession() as s``: a started, initialized server subprocess."""
 
@@ -147,20 +165,7 @@ class ServerSession:
         self, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str
     ) -> None:
         """One incremental edit: replace ``start``..``end`` ((line, character)) with ``text``."""
-        self.client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                content_changes=[
-                    types.TextDocumentContentChangePartial(
-                        range=types.Range(
-                            start=types.Position(line=start[0], character=start[1]),
-                            end=types.Position(line=end[0], character=end[1]),
-                        ),
-                        text=text,
-                    )
-                ],
-            )
-        )
+        self.client.text_document_did_change(incremental_change(uri, version, start, end, text))
 
     async def wait_for(self, predicate: Any, timeout: float) -> bool:
         """Wait until ``predicate(state)`` holds; False on timeout."""
