@@ -6,12 +6,14 @@ it swallow the following messages, and a request whose params cannot be read get
 all, so the editor waits forever. This module replaces the reading loop with
 :class:`MessageFramer` (resynchronises on the next header) and subclasses pygls' protocol so
 that every request is answered (InvalidParams -32602, InvalidRequest -32600, ParseError -32700)
-and every bad notification is ignored with a log line.
+and every bad notification is ignored with a log line. :func:`serve_stdio` and :func:`serve_tcp`
+run the same reading loop over a pipe or a socket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -57,9 +59,30 @@ READ_CHUNK = 64 * 1024
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _CONTENT_LENGTH_LINE = re.compile(rb"(?im)content-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$")
 # A real header inside a body: JSON strings cannot hold a raw newline, so a body that contains
-# this line is not the JSON its length promised; the next message starts here.
-_HEADER_IN_BODY = re.compile(rb"(?i)content-length[ \t]*:[ \t]*\d+[ \t]*\r?\n")
-_SCAN_OVERLAP = 64
+# this line is not the JSON its length promised; the next message starts here (at its
+# Content-Type line when that comes first).
+_TYPE_LINES = rb"(?:content-type[ \t]*:[^\r\n]*\r?\n)*"
+_HEADER_IN_BODY = re.compile(rb"(?i)" + _TYPE_LINES + rb"content-length[ \t]*:[ \t]*\d+[ \t]*\r?\n")
+
+
+def _partial_names() -> bytes:
+    """Every proper start of 'content-length' and 'content-type', longest first."""
+    names = (b"content-length", b"content-type")
+    starts = {name[:k] for name in names for k in range(1, len(name))}
+    return b"|".join(re.escape(p) for p in sorted(starts, key=len, reverse=True))
+
+
+# The start of such a header cut off by the end of a body: a lying Content-Length that ends
+# inside the next message's header. No JSON value can end like this, so the cut is safe.
+_HEADER_START_AT_END = re.compile(
+    rb"(?i)"
+    + _TYPE_LINES
+    + rb"(?:content-length[ \t]*(?::[ \t]*(?:\d+[ \t]*\r?)?)?"
+    + rb"|content-type[ \t]*(?::[^\r\n]*)?\r?|"
+    + _partial_names()
+    + rb")\Z"
+)
+_SCAN_OVERLAP = 256
 
 
 @dataclass(frozen=True)
@@ -169,18 +192,13 @@ class MessageFramer:
         stray = _HEADER_IN_BODY.search(buf, max(0, self._scanned - _SCAN_OVERLAP))
         if stray is not None and stray.start() < length:
             # The Content-Length was too large: the message ends where the next one starts.
-            skipped = self._skip
-            body = bytes(buf[: stray.start()])
-            del buf[: stray.start()]
-            self._reset_body()
-            if skipped:
-                return Frame(dropped=f"oversized message (Content-Length {length}) skipped")
-            return Frame(body=body, dropped=f"body shorter than its Content-Length {length}")
+            return self._end_body(stray.start(), f"body shorter than its Content-Length {length}")
         if len(buf) >= length:
-            body = b"" if self._skip else bytes(buf[:length])
-            del buf[:length]
-            self._reset_body()
-            return Frame(body=body, dropped="" if body else "oversized message skipped")
+            cut = _HEADER_START_AT_END.search(buf, max(0, length - _SCAN_OVERLAP), length)
+            if cut is not None:
+                # The length ends inside the next header, which is read instead of lost.
+                return self._end_body(cut.start(), f"Content-Length {length} ran into a header")
+            return self._end_body(length, "")
         if self._skip:
             # Keep only a tail that may hold the start of the next header.
             drop = max(0, len(buf) - _SCAN_OVERLAP)
@@ -188,6 +206,16 @@ class MessageFramer:
             self._length -= drop
         self._scanned = len(buf)
         return None
+
+    def _end_body(self, end: int, why: str) -> Frame:
+        """The body is ``buf[:end]``; reading goes on with the header after it."""
+        skipped = self._skip
+        body = b"" if skipped else bytes(self._buf[:end])
+        del self._buf[:end]
+        self._reset_body()
+        if skipped:
+            return Frame(dropped="oversized message skipped")
+        return Frame(body=body, dropped=why if body or why else "empty message")
 
 
 # -- the protocol ----------------------------------------------------------------------------
@@ -571,9 +599,93 @@ def serve_stdio(
         chunks = _StdinChunks(source, asyncio.get_running_loop())
         await run_framed(protocol, chunks, stop)
 
+    _run_server(server, main)
+
+
+class _SocketWriter:
+    """pygls' writer interface over an asyncio stream; callable from worker threads too."""
+
+    def __init__(self, writer: asyncio.StreamWriter, loop: asyncio.AbstractEventLoop) -> None:
+        self._writer = writer
+        self._loop = loop
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def write(self, data: bytes) -> None:
+        if self._writer.is_closing():
+            raise BrokenPipeError("the client closed the connection")
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._writer.write(data)
+        else:  # asyncio transports are not thread-safe
+            self._loop.call_soon_threadsafe(self._writer.write, data)
+
+
+def serve_tcp(
+    server: LanguageServer,
+    host: str,
+    port: int,
+    on_listening: Callable[[str, int], None] | None = None,
+) -> None:
+    """Serve one LSP client over TCP with :class:`MessageFramer`, as ``serve_stdio`` does.
+
+    Like pygls' ``start_tcp`` the server is for one client: the listener closes once it has
+    connected (a second client is refused, not mixed into the first one's session) and the
+    server exits when that client disconnects or sends ``exit``.
+    """
+    protocol = server.protocol
+    assert isinstance(protocol, GhostProtocol)
+    stop = threading.Event()
+    server._stop_event = stop
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        client: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
+        client = loop.create_future()
+
+        def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if client.done():
+                writer.close()
+                return
+            client.set_result((reader, writer))
+
+        listener = await asyncio.start_server(connected, host, port, limit=READ_CHUNK)
+        bound = listener.sockets[0].getsockname()
+        log.info("ghostls listening on %s:%s", bound[0], bound[1])
+        if on_listening is not None:
+            on_listening(str(bound[0]), int(bound[1]))
+        try:
+            reader, writer = await client
+        finally:
+            listener.close()
+        log.info("client connected from %s", writer.get_extra_info("peername"))
+        protocol.set_writer(_SocketWriter(writer, loop))
+
+        async def read_chunk() -> bytes:
+            try:
+                return await reader.read(READ_CHUNK)
+            except (ConnectionError, OSError):
+                return b""  # a reset connection is the end of the input
+
+        try:
+            await run_framed(protocol, read_chunk, stop)
+        finally:
+            with contextlib.suppress(Exception):  # a client that is gone needs no flush
+                await asyncio.wait_for(writer.drain(), timeout=2)
+            writer.close()
+
+    _run_server(server, main)
+
+
+def _run_server(server: LanguageServer, main: Callable[[], Awaitable[None]]) -> None:
+    """Run the reading loop; exit like pygls' ``start_io`` (``exit``'s code is kept)."""
     exit_code: int | str | None = None
     try:
-        asyncio.run(main())
+        asyncio.run(main())  # type: ignore[arg-type]
     except BrokenPipeError:
         log.error("connection to the client is lost; shutting down")
     except KeyboardInterrupt:

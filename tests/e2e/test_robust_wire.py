@@ -11,6 +11,8 @@ import itertools
 import json
 import os
 import queue
+import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -43,18 +45,27 @@ class RawServer:
         args: list[str] | None = None,
         env: dict[str, str] | None = None,
         cwd: str | None = None,
+        tcp: bool = False,
     ) -> None:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
         self._final_stderr = ""
         full_env = {**os.environ, **(env or {})}
         self.proc = subprocess.Popen(
-            [*SERVER, *(args or [])],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            [*SERVER, *(args or []), *(["--tcp", "--port", "0"] if tcp else [])],
+            stdin=subprocess.DEVNULL if tcp else subprocess.PIPE,
+            stdout=subprocess.DEVNULL if tcp else subprocess.PIPE,
             stderr=self._stderr,
             env=full_env,
             cwd=cwd,
         )
+        self.sock: socket.socket | None = None
+        if tcp:  # the same client over a socket: the server prints the port it got
+            self.sock = socket.create_connection(("127.0.0.1", self._wait_for_port()))
+            self._in: BinaryIO = self.sock.makefile("wb")
+            self._out: BinaryIO = self.sock.makefile("rb")
+        else:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self._in, self._out = self.proc.stdin, self.proc.stdout
         self._ids = itertools.count(1)
         self._replies: dict[Any, dict[str, Any]] = {}
         self._cond = threading.Condition()
@@ -67,9 +78,19 @@ class RawServer:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def _wait_for_port(self, timeout: float = REPLY_TIMEOUT) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(r"listening on [^\s:]+:(\d+)", self.stderr_text())
+            if found:
+                return int(found.group(1))
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"the TCP server announced no port: {self.stderr_text()!r}")
+
     def _read_loop(self) -> None:
-        out = self.proc.stdout
-        assert out is not None
+        out = self._out
         while True:
             length = None
             while True:
@@ -140,10 +161,9 @@ class RawServer:
     # -- writing ----------------------------------------------------------------------------
 
     def send_raw(self, data: bytes) -> None:
-        assert self.proc.stdin is not None
         with self._write_lock:
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
+            self._in.write(data)
+            self._in.flush()
 
     def send(self, payload: dict[str, Any]) -> None:
         self.send_raw(frame(payload))
@@ -230,6 +250,8 @@ class RawServer:
             except (AssertionError, BrokenPipeError, OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
+        if self.sock is not None:
+            self.sock.close()
         if not self._stderr.closed:
             self._final_stderr = self.stderr_text()
             self._stderr.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from ghostls.logs import configure_logging
 
@@ -21,7 +22,14 @@ def run_serve(
 
     server = create_server()
     if tcp:
-        log.info("ghostls listening on %s:%s", host, port)
-        server.start_tcp(host, port)
+        from ghostls.protocol import serve_tcp
+
+        # pygls' start_tcp would read with its own strict framing; ghostls' framer serves
+        # TCP as it serves stdio. The address goes to stderr (port 0 picks a free one).
+        serve_tcp(server, host, port, on_listening=_announce)
     else:
         server.start_io()
+
+
+def _announce(host: str, port: int) -> None:
+    print(f"ghostls: listening on {host}:{port}", file=sys.stderr, flush=True)
