@@ -82,3 +82,26 @@ def test_syntax_guard_accepts_a_fix_in_a_broken_buffer() -> None:
     assert before > 0
     cursor = text.index("foo(") + 4
     assert not guard.breaks(snap, cursor, cursor, "x)")
+
+
+def test_syntax_guard_refuses_a_new_block_opener_without_a_body() -> None:
+    # tree-sitter parses `if error:` + a same-level line as an empty block; CPython does not.
+    store = DocumentStore()
+    text = "def f(error):\n    x = 1\n    \n    return x\n"
+    snap = store.open(URI, text, 1)
+    guard = SyntaxGuard()
+    cursor = text.index("    \n") + 4
+    assert guard.breaks(snap, cursor, cursor, "if error:")
+    assert guard.breaks(snap, cursor, cursor, "for item in x:")
+    assert not guard.breaks(snap, cursor, cursor, "if error: return 2")
+    assert not guard.breaks(snap, cursor, cursor, "if error:\n        return 2")
+    assert not guard.breaks(snap, cursor, cursor, "# a comment")
+
+
+def test_syntax_guard_lets_the_user_finish_a_block_opener_they_are_typing() -> None:
+    store = DocumentStore()
+    text = "def f(error):\n    x = 1\n    if err\n    return x\n"
+    snap = store.open(URI, text, 1)
+    guard = SyntaxGuard()
+    cursor = text.index("if err") + len("if err")
+    assert not guard.breaks(snap, cursor, cursor, "or:")

@@ -120,6 +120,14 @@ def test_repeated_lines_are_dropped() -> None:
     assert kept is not None
 
 
+def test_a_whole_line_that_retypes_the_next_line_is_dropped() -> None:
+    ctx = single("    ", next_lines=("    return total",))
+    assert fit("return total\n", ctx) is None
+    assert fit("total += 1\n", ctx) is not None
+    off = single("    ", next_lines=("    return total",), steps=Steps(suffix_resume=False))
+    assert fit("return total\n", off) is not None
+
+
 def test_partial_last_line_does_not_trigger_block_end() -> None:
     ctx = multi("    ", 4)
     assert not should_stop("x = 1\n  ", ctx)  # indentation not finished yet

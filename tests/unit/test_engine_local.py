@@ -257,6 +257,12 @@ async def test_candidates_and_score(engine: LocalEngine) -> None:
     assert logprobs == sorted(logprobs, reverse=True)
     assert all(lp < 0 for lp in logprobs)
 
+    # Skipping the greedy first token gives the next ones, labelled with their ranks.
+    later = await engine.generate(_request(parts, max_tokens=5, n_candidates=2, first_rank=1))
+    assert sorted(c.rank for c in later.candidates) == [1, 2]
+    by_rank = {c.rank: c.text for c in result.candidates}
+    assert {c.text for c in later.candidates} == {by_rank[1], by_rank[2]}
+
     likely = await engine.score(parts, greedy.text)
     unlikely = await engine.score(parts, " zebra umbrella quantum")
     assert likely < 0 and unlikely < likely - 5

@@ -41,6 +41,7 @@ ABLATIONS: dict[str, dict[str, str]] = {
     "no_blank_line_stop": {"GHOSTLS_COMPLETION_DISABLE": "blank_line_stop"},
     "no_repeats": {"GHOSTLS_COMPLETION_DISABLE": "repeats"},
     "no_syntax_check": {"GHOSTLS_COMPLETION_DISABLE": "syntax_check"},
+    "no_alternatives": {"GHOSTLS_COMPLETION_DISABLE": "alternatives"},
 }
 
 

@@ -21,6 +21,7 @@ class Steps:
     suffix_overlap: bool = True  # trim / absorb what the rest of the line already has
     repeats: bool = True  # drop a line that repeats the one before it
     syntax_check: bool = True  # reject or shorten what breaks the parse
+    alternatives: bool = True  # a refused suggestion: try the next likeliest first tokens
 
     @classmethod
     def from_disabled(cls, names: str) -> Steps:
@@ -173,6 +174,15 @@ def fit(raw: str, ctx: FitContext) -> Fitted | None:
     whole_line = is_blank(ctx.line_before) or first_index == 1
     candidate = lines[1] if first_index == 1 else ctx.line_before + lines[0]
     if ctx.steps.repeats and whole_line and _same_line(candidate, above):
+        return None
+    # A whole line that is the next line of the file: the model skipped ahead to code the
+    # user already has.
+    if (
+        ctx.steps.suffix_resume
+        and whole_line
+        and ctx.next_lines
+        and _same_line(candidate.strip(), ctx.next_lines[0].strip())
+    ):
         return None
     replaces = False
     if len(lines) == 1:

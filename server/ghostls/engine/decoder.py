@@ -151,7 +151,9 @@ class Decoder:
 
     # -- generation -------------------------------------------------------------------------
 
-    def generate(self, job: DecodeJob, n_candidates: int = 1) -> GenerationResult:
+    def generate(
+        self, job: DecodeJob, n_candidates: int = 1, first_rank: int = 0
+    ) -> GenerationResult:
         stats = job.stats
         prompt = job.prompt
         stats.prompt_tokens = len(prompt)
@@ -184,20 +186,28 @@ class Decoder:
                 first = int(row.argmax())
                 text, reason, _ = self._greedy(first, 0.0, job, track_logprob=False)
                 return GenerationResult(text, stats, reason)
-            return self._candidates(row, n_candidates, job, lse)
+            return self._candidates(row, n_candidates, job, lse, first_rank)
         finally:
             stats.generation_ms = (time.perf_counter() - t1) * 1000
             job.generation_cpu_ms = (time.thread_time() - c1) * 1000
 
     def _candidates(
-        self, row: npt.NDArray[np.float32], n: int, job: DecodeJob, lse: float | None = None
+        self,
+        row: npt.NDArray[np.float32],
+        n: int,
+        job: DecodeJob,
+        lse: float | None = None,
+        first_rank: int = 0,
     ) -> GenerationResult:
         if lse is None:  # without healing, the row is the whole distribution
             peak = float(row.max())
             lse = peak + math.log(float(np.exp(row - peak).sum()))
-        n = min(n, int(np.isfinite(row).sum()))
-        top = np.argpartition(-row, n - 1)[:n]
-        top = top[np.argsort(-row[top])]
+        finite = int(np.isfinite(row).sum())
+        first_rank = max(0, min(first_rank, finite - 1))
+        n = min(n, finite - first_rank)
+        wanted = first_rank + n
+        top = np.argpartition(-row, wanted - 1)[:wanted]
+        top = top[np.argsort(-row[top])][first_rank:]
         prompt_len = len(job.prompt)
         found: list[Candidate] = []
         first_text, first_reason = "", "stop"
@@ -216,7 +226,7 @@ class Decoder:
                 if rank == 0:
                     return GenerationResult(text, job.stats, reason)
                 break
-            found.append(Candidate(text, logprob))
+            found.append(Candidate(text, logprob, first_rank + rank))
         job.stats.generated_tokens = generated
         found.sort(key=lambda c: c.logprob, reverse=True)
         return GenerationResult(first_text, job.stats, first_reason, tuple(found))

@@ -237,7 +237,9 @@ class LocalEngine:
             heal=heal,
         )
         try:
-            return decoder.generate(job, n_candidates=request.n_candidates)
+            return decoder.generate(
+                job, n_candidates=request.n_candidates, first_rank=request.first_rank
+            )
         except Exception:
             decoder.reset()
             raise

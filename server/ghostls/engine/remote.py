@@ -566,7 +566,9 @@ class RemoteEngine:
             if branch.stop_reason == "error":
                 break
             # The branch's collector started with the forced token, so its text includes it.
-            candidates.append(Candidate(branch.text, logprob + branch_collector.logprob))
+            candidates.append(
+                Candidate(branch.text, logprob + branch_collector.logprob, len(candidates))
+            )
         first.candidates = tuple(candidates)
         return first
 

@@ -57,6 +57,10 @@ class GenerationRequest:
     # Called with the text generated so far; returning True stops generation there.
     should_stop: Callable[[str], bool] | None = None
     n_candidates: int = 1  # >1: alternatives branching at the first token (fixes)
+    # With n_candidates > 1: skip this many of the likeliest first tokens (a caller that already
+    # has the greedy text and rejected it asks for the next ones). Backends that cannot skip
+    # may return the skipped ones too; callers check the ``rank`` of each candidate.
+    first_rank: int = 0
     temperature: float = 0.0  # 0 = greedy
 
 
@@ -80,6 +84,7 @@ class GenerationStats:
 class Candidate:
     text: str
     logprob: float  # sum of token log-probabilities (higher is more likely)
+    rank: int = 0  # rank of its first token in the first distribution (0 = the greedy one)
 
 
 @dataclass
