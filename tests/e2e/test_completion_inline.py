@@ -129,7 +129,7 @@ async def test_multi_line_suggestion_for_an_empty_body() -> None:
     async with lsp_client(init_options=SETTINGS) as client:
         uri = open_document(client, "/tmp/ghostls_inline_multi.py", EMPTY_BODY)
         await wait_ready(client)
-        items = await inline(client, uri, 2, 4)
+        items = await inline(client, uri, *REFUSED_AT)
         assert len(items) == 1
         insert = items[0].insert_text
         assert isinstance(insert, str)
@@ -202,3 +202,45 @@ async def test_a_superseded_request_is_answered_empty() -> None:
         assert outcomes[1][0] in ("superseded", "stale"), outcomes
         assert outcomes[2][0] != "superseded", outcomes
         assert isinstance(new, list)
+
+
+# The greedy line here is a block opener with no body (`if message:`), which CPython refuses.
+REFUSED_GREEDY = (
+    "import os\n"
+    "\n"
+    "\n"
+    "def read_config(path):\n"
+    "    if not os.path.exists(path):\n"
+    "        return {}\n"
+    "    with open(path) as handle:\n"
+    "        text = handle.read()\n"
+    "    \n"
+    "    return parse(text)\n"
+    "\n"
+    "\n"
+    "def describe(error):\n"
+    "    message = str(error)\n"
+    "    \n"
+    "    return message\n"
+)
+REFUSED_AT = (14, 4)
+SINGLE_LINE = {"completion": {"timeBudgetMs": 30000, "multiline": "never"}}
+
+
+async def test_a_refused_greedy_line_gives_way_to_the_next_likeliest_one() -> None:
+    import ast
+
+    async with lsp_client(init_options=SINGLE_LINE) as client:
+        uri = open_document(client, "/tmp/ghostls_inline_alternative/a.py", REFUSED_GREEDY)
+        await wait_ready(client)
+        items = await inline(client, uri, *REFUSED_AT)
+        assert len(items) == 1
+        ast.parse(_insert(REFUSED_GREEDY, items[0]))  # CPython accepts the file with it
+        record = (await stats(client))["completion"]["recent"][-1]
+        assert any(note.startswith("alternative:") for note in record["notes"]), record
+        assert not record["raw"].startswith(record["text"]), "the shown line is not the greedy"
+    env = {"GHOSTLS_COMPLETION_DISABLE": "alternatives"}
+    async with lsp_client(init_options=SINGLE_LINE, env=env) as client:
+        uri = open_document(client, "/tmp/ghostls_inline_alternative/a.py", REFUSED_GREEDY)
+        await wait_ready(client)
+        assert await inline(client, uri, *REFUSED_AT) == []

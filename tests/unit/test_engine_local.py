@@ -262,6 +262,9 @@ async def test_candidates_and_score(engine: LocalEngine) -> None:
     assert sorted(c.rank for c in later.candidates) == [1, 2]
     by_rank = {c.rank: c.text for c in result.candidates}
     assert {c.text for c in later.candidates} == {by_rank[1], by_rank[2]}
+    second = await engine.generate(_request(parts, max_tokens=5, first_rank=1))
+    assert [c.rank for c in second.candidates] == [1]
+    assert second.text == by_rank[1]
 
     likely = await engine.score(parts, greedy.text)
     unlikely = await engine.score(parts, " zebra umbrella quantum")

@@ -54,7 +54,7 @@ DEFAULT_CONTEXT_BUDGET = 1500  # prompt tokens; the first request in a file pays
 PREFIX_ONLY_CONTEXT_BUDGET = 2000  # no suffix in the prompt: the prefix gets it
 PREFIX_ONLY_SHARE = 0.85
 # A refused greedy suggestion: how many next-likeliest first tokens to try, and the time that
-# must be left of the request's budget to try them (each costs about one line of decoding).
+# must be left of the request's budget to try one more (each costs about a line of decoding).
 ALTERNATIVES = 3
 MIN_ALTERNATIVE_MS = 200
 # Hostile buffers (a 1 MB line, brackets nested 10,000 deep) make the cursor analysis crawl
@@ -147,8 +147,8 @@ class CompletionService:
         # Text generated for a prompt before the time budget or a newer request cut it short;
         # the next request with that prompt continues from it instead of starting over.
         self.partials: LRU[tuple[Any, ...], str] = LRU(32)
-        # Alternative lines for a prompt whose greedy suggestion was refused (by first rank).
-        self.alternatives: LRU[tuple[Any, ...], tuple[str, ...]] = LRU(64)
+        # Alternative lines for a prompt whose greedy suggestion was refused, by first-token rank.
+        self.alternatives: LRU[tuple[Any, ...], str] = LRU(64)
         self.guard = SyntaxGuard()
         self._ids = itertools.count(1)
         self._latest: dict[str, str] = {}  # uri -> id of the newest request
@@ -341,56 +341,78 @@ class CompletionService:
         ctx: FitContext,
         max_tokens: int,
     ) -> Suggestion | None:
-        """The next likeliest first tokens' lines, when the greedy one was refused.
+        """The line of the next likeliest first token, when the greedy one was refused.
 
         A refused suggestion (it would break the syntax, repeat the line above, or re-type the
         next line) leaves the user with nothing; the model's second or third choice of first
-        token is often the right line (quality bench: single-line exact match 0.167 -> 0.200 on
-        60 tasks in the first experiment). Tried in first-token order, each through the same
-        post-processing and syntax guard; the first that survives is shown.
+        token is often the right line. Ranks are tried one at a time (most requests need only
+        the first), each through the same post-processing and syntax guard; the first that
+        survives is shown. Backends that cannot branch at a given rank end the search.
         """
-        remaining_ms = self.server.settings.completion.timeBudgetMs - (
-            (time.perf_counter() - request.started) * 1000
-        )
-        if not ctx.steps.alternatives or remaining_ms < MIN_ALTERNATIVE_MS:
+        if not ctx.steps.alternatives:
             return None
         info = getattr(engine, "info", None)
-        key = (prompt, ctx.multiline, max_tokens, ctx.steps, info.path if info else "", "alt")
-        texts = self.alternatives.get(key)
-        if texts is None:
-            generation = GenerationRequest(
-                prompt=prompt,
-                max_tokens=max_tokens,
-                stop=stop_strings(ctx),
-                time_budget_ms=int(remaining_ms),
-                key=snapshot.uri,
-                should_stop=lambda text: should_stop(text, ctx),
-                n_candidates=ALTERNATIVES,
-                first_rank=1,
-            )
-            token = CancelToken()
-            work = asyncio.ensure_future(engine.generate(generation, token))
-            try:
-                result: GenerationResult = await self._wait(request, work)
-            except (Superseded, asyncio.CancelledError):
-                token.cancel("superseded")
-                raise
-            self._account(request, result)
-            if result.cancelled or result.stop_reason == "error":
-                return None
-            ranked = sorted((c for c in result.candidates if c.rank > 0), key=lambda c: c.rank)
-            texts = tuple(c.text for c in ranked)
-            if result.stop_reason in ("stop", "length"):
-                self.alternatives.put(key, texts)
-            self.totals["alternative_generations"] += 1
-        self._check_current(request, snapshot)
-        for rank, text in enumerate(texts, 1):
-            suggestion = self._finish(request, snapshot, offset, ctx, _Answer(text, "stop"))
+        base_key = (prompt, ctx.multiline, max_tokens, ctx.steps, info.path if info else "")
+        for rank in range(1, ALTERNATIVES + 1):
+            key = (*base_key, "rank", rank)
+            cached = self.alternatives.get(key)
+            if cached is None:
+                budget_ms = self.server.settings.completion.timeBudgetMs - (
+                    (time.perf_counter() - request.started) * 1000
+                )
+                if budget_ms < MIN_ALTERNATIVE_MS:
+                    return None
+                text = await self._generate_rank(
+                    request, snapshot, engine, prompt, ctx, max_tokens, rank
+                )
+                if text is None:
+                    return None
+                cached = text
+                self.alternatives.put(key, cached)
+            self._check_current(request, snapshot)
+            suggestion = self._finish(request, snapshot, offset, ctx, _Answer(cached, "stop"))
             if suggestion is not None:
                 request.notes.append(f"alternative:{rank}")
                 self.totals["alternatives_shown"] += 1
                 return suggestion
         return None
+
+    async def _generate_rank(
+        self,
+        request: _Request,
+        snapshot: Snapshot,
+        engine: Any,
+        prompt: PromptParts,
+        ctx: FitContext,
+        max_tokens: int,
+        rank: int,
+    ) -> str | None:
+        """The greedy continuation of the ``rank``-th likeliest first token, or None."""
+        budget_ms = self.server.settings.completion.timeBudgetMs - (
+            (time.perf_counter() - request.started) * 1000
+        )
+        generation = GenerationRequest(
+            prompt=prompt,
+            max_tokens=max_tokens,
+            stop=stop_strings(ctx),
+            time_budget_ms=int(budget_ms),
+            key=snapshot.uri,
+            should_stop=lambda text: should_stop(text, ctx),
+            first_rank=rank,
+        )
+        token = CancelToken()
+        work = asyncio.ensure_future(engine.generate(generation, token))
+        try:
+            result: GenerationResult = await self._wait(request, work)
+        except (Superseded, asyncio.CancelledError):
+            token.cancel("superseded")
+            raise
+        self.totals["alternative_generations"] += 1
+        self._account(request, result)
+        found = [c for c in result.candidates if c.rank == rank]
+        if result.cancelled or result.stop_reason not in ("stop", "length") or not found:
+            return None
+        return found[0].text
 
     # -- generations in flight --------------------------------------------------------------
 

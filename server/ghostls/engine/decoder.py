@@ -182,7 +182,7 @@ class Decoder:
         else:
             lse = None
         try:
-            if n_candidates <= 1:
+            if n_candidates <= 1 and first_rank <= 0:
                 first = int(row.argmax())
                 text, reason, _ = self._greedy(first, 0.0, job, track_logprob=False)
                 return GenerationResult(text, stats, reason)

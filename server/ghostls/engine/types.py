@@ -57,9 +57,9 @@ class GenerationRequest:
     # Called with the text generated so far; returning True stops generation there.
     should_stop: Callable[[str], bool] | None = None
     n_candidates: int = 1  # >1: alternatives branching at the first token (fixes)
-    # With n_candidates > 1: skip this many of the likeliest first tokens (a caller that already
-    # has the greedy text and rejected it asks for the next ones). Backends that cannot skip
-    # may return the skipped ones too; callers check the ``rank`` of each candidate.
+    # Skip this many of the likeliest first tokens: the candidates branch from the next ones (a
+    # caller that refused the greedy text asks for rank 1, then 2, ...). Backends that cannot
+    # skip return other ranks or no candidates; callers check each candidate's ``rank``.
     first_rank: int = 0
     temperature: float = 0.0  # 0 = greedy
 
