@@ -129,7 +129,7 @@ async def test_multi_line_suggestion_for_an_empty_body() -> None:
     async with lsp_client(init_options=SETTINGS) as client:
         uri = open_document(client, "/tmp/ghostls_inline_multi.py", EMPTY_BODY)
         await wait_ready(client)
-        items = await inline(client, uri, *REFUSED_AT)
+        items = await inline(client, uri, 2, 4)
         assert len(items) == 1
         insert = items[0].insert_text
         assert isinstance(insert, str)
@@ -244,3 +244,32 @@ async def test_a_refused_greedy_line_gives_way_to_the_next_likeliest_one() -> No
         uri = open_document(client, "/tmp/ghostls_inline_alternative/a.py", REFUSED_GREEDY)
         await wait_ready(client)
         assert await inline(client, uri, *REFUSED_AT) == []
+
+
+# Below the blank line, `saved_main` is read but nothing binds it: the line should define it.
+NEEDS_A_DEFINITION = (
+    "import sys\n"
+    "\n"
+    "\n"
+    "def run_main(main_name, code):\n"
+    "    \n"
+    "    try:\n"
+    "        exec(code, sys.modules[main_name].__dict__)\n"
+    "    finally:\n"
+    "        sys.modules[main_name] = saved_main\n"
+)
+
+
+async def test_a_blank_line_above_code_reading_an_unbound_name_defines_it() -> None:
+    import ast
+
+    async with lsp_client(init_options=SINGLE_LINE) as client:
+        uri = open_document(client, "/tmp/ghostls_inline_defines/b.py", NEEDS_A_DEFINITION)
+        await wait_ready(client)
+        items = await inline(client, uri, 4, 4)
+        assert len(items) == 1
+        assert isinstance(items[0].insert_text, str)
+        assert items[0].insert_text.startswith("saved_main =")
+        ast.parse(_insert(NEEDS_A_DEFINITION, items[0]))
+        record = (await stats(client))["completion"]["recent"][-1]
+        assert "defines:saved_main =" in record["notes"], record

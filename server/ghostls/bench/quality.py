@@ -42,6 +42,7 @@ ABLATIONS: dict[str, dict[str, str]] = {
     "no_repeats": {"GHOSTLS_COMPLETION_DISABLE": "repeats"},
     "no_syntax_check": {"GHOSTLS_COMPLETION_DISABLE": "syntax_check"},
     "no_alternatives": {"GHOSTLS_COMPLETION_DISABLE": "alternatives"},
+    "no_needed_names": {"GHOSTLS_COMPLETION_DISABLE": "needed_names"},
 }
 
 

@@ -22,6 +22,7 @@ class Steps:
     repeats: bool = True  # drop a line that repeats the one before it
     syntax_check: bool = True  # reject or shorten what breaks the parse
     alternatives: bool = True  # a refused suggestion: try the next likeliest first tokens
+    needed_names: bool = True  # a new line above code reading an unbound name defines it
 
     @classmethod
     def from_disabled(cls, names: str) -> Steps:

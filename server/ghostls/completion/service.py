@@ -166,6 +166,7 @@ class CompletionService:
             "lru_hits": 0,
             "alternative_generations": 0,
             "alternatives_shown": 0,
+            "definitions_shown": 0,
             "superseded": 0,
             "syntax_rejected": 0,
             "syntax_shortened": 0,
@@ -320,6 +321,18 @@ class CompletionService:
         max_tokens = (
             settings.maxTokens if multiline else min(settings.maxTokens, SINGLE_LINE_MAX_TOKENS)
         )
+        head = self._definition_head(snapshot, offset, ctx)
+        if head:
+            defined = await self._answer(
+                request, snapshot, offset, engine, prompt, ctx, max_tokens, forced=head
+            )
+            if defined is not None:
+                self._check_current(request, snapshot)
+                suggestion = self._finish(request, snapshot, offset, ctx, defined)
+                if suggestion is not None:
+                    request.notes.append(f"defines:{head}")
+                    self.totals["definitions_shown"] += 1
+                    return suggestion
         answer = await self._answer(request, snapshot, offset, engine, prompt, ctx, max_tokens)
         if answer is None:
             return None
@@ -330,6 +343,16 @@ class CompletionService:
                 request, snapshot, offset, engine, prompt, ctx, max_tokens
             )
         return suggestion
+
+    @staticmethod
+    def _definition_head(snapshot: Snapshot, offset: int, ctx: FitContext) -> str:
+        """``name =`` when the cursor's line is blank and code below reads an unbound name."""
+        if not ctx.steps.needed_names or ctx.line_before.strip() or ctx.line_after.strip():
+            return ""
+        from ghostls.completion.needed_names import names_needed_below
+
+        names = names_needed_below(snapshot, offset)
+        return f"{names[0]} =" if names else ""
 
     async def _alternative(
         self,
@@ -502,9 +525,12 @@ class CompletionService:
         prompt: PromptParts,
         ctx: FitContext,
         max_tokens: int,
+        forced: str = "",
     ) -> _Answer | None:
+        """The model's text at the cursor (from the LRU, or generated); ``forced`` is put in
+        the model's mouth: the text starts with it and the model continues from there."""
         info = getattr(engine, "info", None)
-        key = (prompt, ctx.multiline, max_tokens, ctx.steps, info.path if info else "")
+        key = (prompt, ctx.multiline, max_tokens, ctx.steps, info.path if info else "", forced)
         cached = self.answers.get(key)
         if cached is not None:
             self.totals["lru_hits"] += 1
@@ -512,10 +538,11 @@ class CompletionService:
             request.raw = cached.text
             return cached
         settings = self.server.settings.completion
-        head = self.partials.get(key) or ""
+        head = self.partials.get(key) or ""  # a partial answer starts with ``forced`` too
         if head:
             self.totals["resumed"] += 1
             request.notes.append(f"resumed:{len(head)}")
+        head = head or forced
         generation = GenerationRequest(
             prompt=dataclasses.replace(prompt, prefix=prompt.prefix + head) if head else prompt,
             # A token is at least a character: never ask for less than a few.
@@ -574,7 +601,13 @@ class CompletionService:
 
     def _account(self, request: _Request, result: GenerationResult) -> None:
         stats = result.stats
-        request.engine = {**stats.as_dict(), "stop_reason": result.stop_reason}
+        now = stats.as_dict()
+        if request.engine:  # a second generation for the request (an alternative): add it up
+            now = {k: v + float(request.engine.get(k, 0.0)) for k, v in now.items()}
+            now["generations"] = float(request.engine.get("generations", 1.0)) + 1
+            # The prompt is the same one: its length is not counted twice.
+            now["prompt_tokens"] = float(stats.prompt_tokens)
+        request.engine = {**now, "stop_reason": result.stop_reason}
         self.totals["prompt_tokens"] += stats.prompt_tokens
         self.totals["evaluated_tokens"] += stats.evaluated_tokens
         self.totals["reused_tokens"] += stats.reused_tokens
