@@ -16,12 +16,7 @@ def needed(text: str) -> tuple[str, ...]:
 
 
 def test_an_unbound_read_below_is_needed_nearest_first() -> None:
-    text = (
-        "def run(name):\n"
-        f"    {CURSOR}\n"
-        "    print(saved, name)\n"
-        "    return backup\n"
-    )
+    text = f"def run(name):\n    {CURSOR}\n    print(saved, name)\n    return backup\n"
     assert needed(text) == ("saved", "backup")
 
 
