@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -347,6 +348,14 @@ async def test_close_cancels_work_and_later_requests_are_empty() -> None:
     late = await eng.generate(_request(PromptParts(CODE), max_tokens=2))
     assert late.stop_reason == "error" and late.text == ""
     await eng.close()  # a second close is harmless
+
+
+def test_line_cached_tokens_equal_whole_text_tokens(engine: LocalEngine) -> None:
+    model = engine._model
+    assert model is not None and model._segments.enabled
+    text = Path(os.__file__).read_text(encoding="utf-8")[:30_000]
+    assert model.tokenize(text) == model._tokenize_raw(text, False, False)
+    assert model.count_tokens(text) == len(model._tokenize_raw(text, False, False))
 
 
 def test_count_tokens_matches_the_tokenizer(engine: LocalEngine) -> None:

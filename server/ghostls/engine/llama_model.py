@@ -24,6 +24,8 @@ import llama_cpp
 import numpy as np
 import numpy.typing as npt
 
+from ghostls.engine.token_cache import SegmentTokenizer
+
 # Outside the "ghostls" hierarchy on purpose: these records come from the worker thread, and
 # ghostls loggers forward to the client, which must only happen on the event loop.
 log = logging.getLogger("llama_cpp.native")
@@ -126,6 +128,7 @@ class LlamaModel:
         try:
             self._vocab = llama_cpp.llama_model_get_vocab(model)
             self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+            self._segments = SegmentTokenizer(self._tokenize_text)
             self.n_ctx_train = int(llama_cpp.llama_model_n_ctx_train(model))
             threads = n_threads if n_threads > 0 else default_threads()
             cparams = llama_cpp.llama_context_default_params()
@@ -193,7 +196,16 @@ class LlamaModel:
 
     def tokenize(self, text: str, *, add_bos: bool = False, special: bool = False) -> list[int]:
         """Token ids of ``text``; user text is tokenized with ``special=False`` so that a
-        literal "<|fim_prefix|>" in a buffer stays text."""
+        literal "<|fim_prefix|>" in a buffer stays text. Plain text goes through the
+        per-line cache (see token_cache)."""
+        if not add_bos and not special:
+            return self._segments.tokenize(text)
+        return self._tokenize_raw(text, add_bos, special)
+
+    def _tokenize_text(self, text: str) -> list[int]:
+        return self._tokenize_raw(text, False, False)
+
+    def _tokenize_raw(self, text: str, add_bos: bool, special: bool) -> list[int]:
         data = text.encode("utf-8")
         if not data and not add_bos:
             return []
@@ -209,6 +221,8 @@ class LlamaModel:
     def count_tokens(self, text: str) -> int:
         """How many tokens ``text`` is, without building the token list (llama.cpp returns
         minus the count when the output buffer is too small)."""
+        if self._segments.enabled:
+            return self._segments.count(text)
         data = text.encode("utf-8")
         if not data:
             return 0
