@@ -8,6 +8,7 @@ works on a copy of the previous tree.
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -24,10 +25,22 @@ log = logging.getLogger(__name__)
 
 PY_LANGUAGE = tree_sitter.Language(tree_sitter_python.language())
 
-# Parsing a pathological buffer must give up rather than stall the event loop.
-PARSE_TIMEOUT_MICROS = 2_000_000
-# Only the first parse of a document at least this large is bounded (see Document._parse).
+# Parsing a pathological buffer must give up rather than stall the event loop. Budgets and
+# costs are CPU time of the parsing thread, so a loaded machine does not change the verdicts.
+PARSE_TIMEOUT_MICROS = 2_000_000  # a full parse of a large document (open, replacement)
+RETRY_PARSE_TIMEOUT_MICROS = 250_000  # a degraded document's try to parse again
+# A full parse of a document this large is bounded (smaller ones parse from bytes, fastest).
 BOUNDED_PARSE_MIN_BYTES = 256 * 1024
+# A document at least this large whose parse costs more than SLOW_PARSE_MIN_MICROS and more
+# than SLOW_FACTOR times what plain code costs per byte on this machine (measured once, see
+# _plain_code_micros_per_byte) is pathological: its keystrokes stop re-parsing. Smaller or
+# cheaper documents always parse. (Measured ratios are in docs/RELIABILITY.md.)
+SLOW_PARSE_MIN_BYTES = 64 * 1024
+SLOW_PARSE_MIN_MICROS = 100_000
+SLOW_FACTOR = 4.0
+# A degraded document tries again after this long, doubling up to the maximum.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
 
 
 def new_parser() -> tree_sitter.Parser:
@@ -35,27 +48,83 @@ def new_parser() -> tree_sitter.Parser:
     return parser
 
 
+@functools.cache
+def _plain_code_micros_per_byte() -> float:
+    """CPU cost per byte of parsing ordinary code here: the yardstick for "pathological"."""
+    line = 'def f{0}(x, *args):\n    """Doc."""\n    return [x + {0} for _ in args] or None\n'
+    sample = "".join(line.format(i) for i in range(800)).encode()
+    parser = new_parser()
+    best = float("inf")
+    for _ in range(3):
+        started = time.thread_time()
+        parser.parse(sample)
+        best = min(best, time.thread_time() - started)
+    return max(best, 1e-9) * 1_000_000 / len(sample)
+
+
 def _parse_bounded(
-    parser: tree_sitter.Parser, source: bytes, old: tree_sitter.Tree | None
+    parser: tree_sitter.Parser,
+    source: bytes,
+    old: tree_sitter.Tree | None,
+    budget_micros: int,
+    chunk: int,
 ) -> tree_sitter.Tree | None:
-    """Parse within PARSE_TIMEOUT_MICROS; None when it gave up.
+    """Parse within ``budget_micros`` of CPU time; None when it gave up.
 
-    tree-sitter 0.26 only honours progress_callback when it reads through a callback.
+    py-tree-sitter 0.26 honours progress_callback only when it reads through a callback, and
+    it keeps one reference to every chunk the callback returns: with 64 KB chunks about the
+    source's size leaks per parse. With ``chunk`` 1 every chunk is one character, and those
+    are shared objects (see _one_character), so nothing leaks (measured: no growth over
+    hundreds of parses), at the price of a Python call per character read (2.5-4x the
+    parse time). Chunks always end on a character boundary: tree-sitter cannot decode a
+    character split between two chunks (the tree then differs from a parse of the bytes).
     """
-    deadline = time.monotonic() + PARSE_TIMEOUT_MICROS / 1_000_000
+    deadline = time.thread_time() + budget_micros / 1_000_000
+    size = len(source)
 
-    def read(byte: int, _point: tuple[int, int]) -> bytes:
-        return source[byte : byte + 65536]
+    def read_chunk(byte: int, _point: tuple[int, int]) -> bytes:
+        end = min(size, byte + chunk)
+        while end < size and source[end] & 0xC0 == 0x80:  # not inside a character
+            end -= 1
+        return source[byte:end]
+
+    def read_character(byte: int, _point: tuple[int, int]) -> bytes:
+        return _one_character(source, byte)
 
     def give_up(_offset: int, _has_error: bool) -> bool:
-        return time.monotonic() > deadline
+        return time.thread_time() > deadline
 
+    read = read_character if chunk == 1 else read_chunk
     try:
         if old is None:
             return parser.parse(read, progress_callback=give_up)
         return parser.parse(read, old, progress_callback=give_up)
     except ValueError:  # "Parsing failed": the callback halted it
+        parser.reset()  # else the next parse would resume this one
         return None
+
+
+# Multi-byte characters handed to tree-sitter, one shared object each (tree-sitter's binding
+# keeps a reference to each chunk for good: returning the same object costs nothing more).
+_CHARACTERS: dict[bytes, bytes] = {}
+_CHARACTERS_MAX = 65536
+
+
+def _one_character(source: bytes, byte: int) -> bytes:
+    """The UTF-8 character starting at ``byte``: a one-byte slice is CPython's shared object."""
+    end = byte + 1
+    limit = min(len(source), byte + 4)
+    while end < limit and source[end] & 0xC0 == 0x80:
+        end += 1
+    piece = source[byte:end]
+    if end - byte == 1:
+        return piece
+    shared = _CHARACTERS.get(piece)
+    if shared is None:
+        if len(_CHARACTERS) >= _CHARACTERS_MAX:
+            return piece  # a rare character: this one reference is lost (a few dozen bytes)
+        _CHARACTERS[piece] = shared = piece
+    return shared
 
 
 def _line_starts(text: str, base: int = 0) -> list[int]:
@@ -305,9 +374,20 @@ class Document:
         self.encoding = encoding
         self._parser = new_parser()
         self._snapshot: Snapshot | None = None
-        self._degraded = False  # the first parse gave up (see _parse)
-        self._parsed_once = False
+        # Degraded: parsing this text gave up or is pathologically slow, so keystrokes do not
+        # parse and snapshots get an empty tree until a retry succeeds. `_pending` is the last
+        # good tree with every later edit applied (None after a full parse gave up), so a
+        # retry is an incremental parse.
+        self._degraded = False
+        self._pending: tree_sitter.Tree | None = None
+        self._failures = 0
+        self._retry_at = 0.0
         self._set_text(text)
+
+    @property
+    def degraded(self) -> bool:
+        """Keystrokes do not re-parse this document (see _judge)."""
+        return self._degraded
 
     def _set_text(self, text: str) -> None:
         self._text = text
@@ -317,32 +397,81 @@ class Document:
         self._tree = self._parse(None)
 
     def _parse(self, old: tree_sitter.Tree | None) -> tree_sitter.Tree:
-        if self._degraded and old is not None:
-            # The first parse gave up: edits keep an empty tree (no stall per keystroke).
-            return self._parser.parse(b"")
-        first, self._parsed_once = not self._parsed_once, True
-        if not (first and len(self._source) >= BOUNDED_PARSE_MIN_BYTES):
-            self._degraded = False
-            return (
-                self._parser.parse(self._source)
-                if old is None
-                else self._parser.parse(self._source, old)
+        """Every parse but a retry goes through here (bench/parse.py times it).
+
+        ``old`` is the previous tree, already edited; None for a full parse.
+        """
+        if old is None:
+            self._degraded, self._pending, self._failures = False, None, 0
+        started = time.thread_time()
+        if old is not None or len(self._source) < BOUNDED_PARSE_MIN_BYTES:
+            tree = (
+                self._parser.parse(self._source, old) if old else self._parser.parse(self._source)
             )
-        # py-tree-sitter 0.26 leaks every chunk a read callback returns (measured: about the
-        # source's size per parse), and only that path takes a progress_callback: so the bound
-        # is used once, on the first parse of a large document, where a stall is likeliest.
-        tree = _parse_bounded(self._parser, self._source, None)
-        self._degraded = tree is None
-        if tree is None:
-            self._parser.reset()
-            log.warning(
-                "parsing %s (%d bytes) gave up after %d ms; syntax features are off for it",
-                self.uri,
-                len(self._source),
-                PARSE_TIMEOUT_MICROS // 1000,
-            )
-            tree = self._parser.parse(b"")
+        else:
+            # Chunks of 64 KB cost what parsing from bytes costs; the one-off leak of about
+            # the source's size (see _parse_bounded) is paid on open, not per keystroke.
+            bounded = _parse_bounded(self._parser, self._source, None, PARSE_TIMEOUT_MICROS, 65536)
+            if bounded is None:
+                return self._degrade(None, f"gave up after {PARSE_TIMEOUT_MICROS // 1000} ms")
+            tree = bounded
+        self._judge(tree, old, time.thread_time() - started)
         return tree
+
+    def _judge(self, tree: tree_sitter.Tree, old: tree_sitter.Tree | None, seconds: float) -> None:
+        """After a parse that worked: is this buffer too slow to re-parse per keystroke?"""
+        size = len(self._source)
+        micros = seconds * 1_000_000
+        if size < SLOW_PARSE_MIN_BYTES or micros < SLOW_PARSE_MIN_MICROS:
+            slowness = 0.0
+        else:
+            slowness = micros / size / _plain_code_micros_per_byte()
+        if slowness > SLOW_FACTOR:
+            # This snapshot keeps the exact tree it paid for; the next keystrokes do not parse.
+            why = f"took {micros / 1000:.0f} ms, {slowness:.0f}x plain code per byte"
+            self._degrade(tree.copy(), why)
+        elif old is not None:
+            self._failures = 0  # a keystroke that parses fast proves the buffer is fine
+
+    def _degrade(self, pending: tree_sitter.Tree | None, why: str) -> tree_sitter.Tree:
+        self._degraded, self._pending = True, pending
+        self._failures += 1
+        delay = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (self._failures - 1))
+        self._retry_at = time.monotonic() + delay
+        log.log(
+            logging.WARNING if self._failures == 1 else logging.INFO,
+            "parsing %s (%d bytes) %s: edits to it do not re-parse; syntax features are off"
+            " for it until a re-parse works (next try in %.0f s)",
+            self.uri,
+            len(self._source),
+            why,
+            delay,
+        )
+        return _empty_tree(self._parser)
+
+    def _retry(self) -> None:
+        """A degraded document parses again once its retry time came or it became small."""
+        small = len(self._source) < SLOW_PARSE_MIN_BYTES
+        if not small and time.monotonic() < self._retry_at:
+            return
+        pending, self._degraded, self._pending = self._pending, False, None
+        if small:
+            self._tree = (
+                self._parser.parse(self._source, pending)
+                if pending
+                else (self._parser.parse(self._source))
+            )
+            self._failures = 0
+        else:
+            # One-byte chunks: a retry can come every few seconds and must not leak.
+            budget = RETRY_PARSE_TIMEOUT_MICROS
+            tree = _parse_bounded(self._parser, self._source, pending, budget, 1)
+            if tree is None:
+                self._tree = self._degrade(pending, f"gave up after {budget // 1000} ms")
+            else:
+                self._tree = tree
+        if not self._degraded:
+            log.info("parsing %s works again", self.uri)
 
     def snapshot(self) -> Snapshot:
         if self._snapshot is None or self._snapshot.version != self.version:
@@ -370,6 +499,8 @@ class Document:
                 self.replace_all(edit, version)
             else:
                 self._apply_one(edit)
+        if self._degraded:
+            self._retry()
         self.version = version
         self._snapshot = None
 
@@ -406,14 +537,23 @@ class Document:
         self._text = self._text[:start] + edit.text + self._text[end:]
         self._update_lines(start, end, edit.text, start_byte, old_end_byte, inserted)
         _, new_end_byte, new_end_point = self._locate(start + len(edit.text))
+        if self._degraded:
+            # No parse per keystroke: the edit goes to the tree a retry starts from.
+            self._tree = _empty_tree(self._parser)  # the last good tree fits no more
+            if self._pending is not None:
+                _edit_tree(
+                    self._pending,
+                    start_byte,
+                    old_end_byte,
+                    new_end_byte,
+                    start_point,
+                    old_end_point,
+                    new_end_point,
+                )
+            return
         tree = self._tree.copy()  # snapshots keep the old, unedited tree
-        tree.edit(
-            start_byte=start_byte,
-            old_end_byte=old_end_byte,
-            new_end_byte=new_end_byte,
-            start_point=start_point,
-            old_end_point=old_end_point,
-            new_end_point=new_end_point,
+        _edit_tree(
+            tree, start_byte, old_end_byte, new_end_byte, start_point, old_end_point, new_end_point
         )
         self._tree = self._parse(tree)
 
@@ -437,6 +577,33 @@ class Document:
         if "\n" in inserted or first != last or byte_delta:
             new_bytes = _byte_line_starts(inserted_bytes, start_byte)
             self._line_bytes = self._line_bytes.replace(first, last, new_bytes, byte_delta)
+
+
+def _edit_tree(
+    tree: tree_sitter.Tree,
+    start_byte: int,
+    old_end_byte: int,
+    new_end_byte: int,
+    start_point: tuple[int, int],
+    old_end_point: tuple[int, int],
+    new_end_point: tuple[int, int],
+) -> None:
+    tree.edit(
+        start_byte=start_byte,
+        old_end_byte=old_end_byte,
+        new_end_byte=new_end_byte,
+        start_point=start_point,
+        old_end_point=old_end_point,
+        new_end_point=new_end_point,
+    )
+
+
+_EMPTY = b""
+
+
+def _empty_tree(parser: tree_sitter.Parser) -> tree_sitter.Tree:
+    """The tree of a document whose parse gave up: a module with no children."""
+    return parser.parse(_EMPTY)
 
 
 def _byte_line_starts(data: bytes, base: int = 0) -> list[int]:
@@ -481,6 +648,11 @@ class DocumentStore:
     def get(self, uri: str) -> Snapshot | None:
         doc = self._docs.get(uri)
         return doc.snapshot() if doc else None
+
+    def degraded(self, uri: str) -> bool:
+        """The document's keystrokes do not re-parse (its parse gave up or is pathological)."""
+        doc = self._docs.get(uri)
+        return doc is not None and doc.degraded
 
     def __contains__(self, uri: object) -> bool:
         return uri in self._docs
