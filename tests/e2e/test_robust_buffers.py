@@ -106,6 +106,30 @@ def test_hostile_buffer_is_served(srv: RawServer, name: str) -> None:
     assert srv.text(uri, timeout=ANSWER_TIMEOUT) == "\n".join(lines)
     row["edit"] = time.monotonic() - started
 
+    # Typing on: ten more keystrokes, each timed until a request sent after it is answered
+    # (pathological buffers stop re-parsing per keystroke: documents.py, "degraded").
+    keys = []
+    for i in range(10):
+        started = time.monotonic()
+        srv.change(uri, 3 + i, [{"range": _range(middle, 1 + i, middle, 1 + i), "text": "x"}])
+        srv.alive()
+        keys.append(time.monotonic() - started)
+    lines[middle] = "#" + "x" * 10 + lines[middle][1:]
+    assert srv.text(uri, timeout=ANSWER_TIMEOUT) == "\n".join(lines)
+    row["key_median"] = sorted(keys)[len(keys) // 2]
+    row["key_max"] = max(keys)
+    # The features still answer on the edited buffer (a degraded one has an empty tree).
+    reply = srv.request(
+        "textDocument/inlineCompletion",
+        {
+            "textDocument": {"uri": uri},
+            "position": {"line": middle, "character": 11},
+            "context": {"triggerKind": 1},
+        },
+        timeout=ANSWER_TIMEOUT,
+    )
+    assert "result" in reply, reply
+
     srv.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
     row["rss_mb"] = srv.rss_kb() / 1024
     FIGURES[name] = row
