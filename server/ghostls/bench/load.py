@@ -294,6 +294,7 @@ def run_edits(client: WireClient, count: int, checkpoints: int = 10) -> dict[str
     final_exact = client.text(uri) == "\n".join(lines)
     mismatches += not final_exact
     after_warm = [r for j, r in enumerate(rss) if (j + 1) * every > warm]
+    rss_end = client.rss_kb()
     return {
         "edits": count,
         "seconds": round(elapsed, 3),
@@ -303,6 +304,9 @@ def run_edits(client: WireClient, count: int, checkpoints: int = 10) -> dict[str
         "final_text_exact": final_exact,
         "rss_kb_samples": rss,
         "rss_growth_after_warmup_kb": (after_warm[-1] - after_warm[0]) if after_warm else 0,
+        "rss_after_warmup_kb": after_warm[0] if after_warm else rss_end,
+        "rss_end_kb": rss_end,
+        "rss_max_after_warmup_kb": max(after_warm, default=rss_end),
     }
 
 
@@ -352,6 +356,8 @@ def run_hostile(client: WireClient) -> dict[str, Any]:
             timeout=300,
         )
         t_complete = time.perf_counter() - t1
+        keys = _keystrokes(client, uri, len(lines) // 2, 20)
+        exact = exact and client.text(uri, timeout=300) == _typed(text, len(lines) // 2, 20)
         client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
         out[name] = {
             "bytes": len(text.encode("utf-8", "surrogatepass")),
@@ -359,10 +365,30 @@ def run_hostile(client: WireClient) -> dict[str, Any]:
             "diagnostics_s": round(t_diag, 3),
             "completion_s": round(t_complete, 3),
             "completion_answered": "result" in reply,
+            "keystroke_ms": summarize(keys),
             "text_exact": exact,
             "rss_mb": round(client.rss_kb() / 1024, 1),
         }
     return out
+
+
+def _keystrokes(client: WireClient, uri: str, row: int, count: int) -> list[float]:
+    """Type ``count`` characters at the start of ``row``; ms from each didChange until a
+    request sent right after it is answered (the server handles messages in order)."""
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        _did_change(client, uri, i + 2, _insert(row, i, "x"))
+        client.request("ghostls/stats", {}, timeout=300)
+        times.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.1)  # typing speed: retries of a degraded document come due
+    return times
+
+
+def _typed(text: str, row: int, count: int) -> str:
+    lines = text.split("\n")
+    lines[row] = "x" * count + lines[row]
+    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
@@ -371,9 +397,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--edits", type=int, default=10_000)
     parser.add_argument("--max-tokens", type=int, default=8)
     parser.add_argument("--hostile", action="store_true", help="also time hostile buffers")
+    parser.add_argument(
+        "--no-heap-trim", action="store_true", help="serve with heap trimming off (heap.py)"
+    )
     args = parser.parse_args(argv)
 
-    client = WireClient()
+    client = WireClient(env={"GHOSTLS_HEAP_TRIM_SECONDS": "0"} if args.no_heap_trim else None)
     try:
         client.initialize({"completion": {"maxTokens": args.max_tokens}})
         state = client.wait_ready()
@@ -391,8 +420,9 @@ def main(argv: list[str]) -> int:
         print(
             f"edits: {edits['edits']} in {edits['seconds']} s "
             f"({edits['edits_per_second']}/s), text mismatches {edits['text_mismatches']} "
-            f"of {edits['text_checks']} checks, RSS growth after warm-up "
-            f"{edits['rss_growth_after_warmup_kb']} kB"
+            f"of {edits['text_checks']} checks, RSS after warm-up "
+            f"{edits['rss_after_warmup_kb'] // 1024} MB -> end {edits['rss_end_kb'] // 1024} MB "
+            f"(max {edits['rss_max_after_warmup_kb'] // 1024} MB)"
         )
         hostile = run_hostile(client) if args.hostile else {}
         for name, row in hostile.items():
@@ -409,6 +439,7 @@ def main(argv: list[str]) -> int:
             "completions": completions,
             "edits": edits,
             "hostile": hostile,
+            "heap_trim": not args.no_heap_trim,
             "rss_kb": {"start": rss_start, "end": rss_end},
             "alive_at_end": alive,
             "exit_code": code,

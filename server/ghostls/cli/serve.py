@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from ghostls.logs import configure_logging
@@ -19,8 +20,11 @@ def run_serve(
 ) -> None:
     configure_logging(verbose, log_file)
     from ghostls.app import create_server
+    from ghostls.heap import TRIM_INTERVAL_SECONDS, start_heap_trimmer
 
     server = create_server()
+    # RSS stays flat under long sessions (heap.py); GHOSTLS_HEAP_TRIM_SECONDS=0 turns it off.
+    start_heap_trimmer(_seconds(os.environ.get("GHOSTLS_HEAP_TRIM_SECONDS"), TRIM_INTERVAL_SECONDS))
     if tcp:
         from ghostls.protocol import serve_tcp
 
@@ -29,6 +33,14 @@ def run_serve(
         serve_tcp(server, host, port, on_listening=_announce)
     else:
         server.start_io()
+
+
+def _seconds(raw: str | None, default: float) -> float:
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        log.warning("GHOSTLS_HEAP_TRIM_SECONDS=%r is not a number; using %s", raw, default)
+        return default
 
 
 def _announce(host: str, port: int) -> None:
