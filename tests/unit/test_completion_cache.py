@@ -105,3 +105,20 @@ def test_syntax_guard_lets_the_user_finish_a_block_opener_they_are_typing() -> N
     guard = SyntaxGuard()
     cursor = text.index("if err") + len("if err")
     assert not guard.breaks(snap, cursor, cursor, "or:")
+
+
+def test_syntax_guard_asks_cpython_about_what_tree_sitter_recovers_from() -> None:
+    # tree-sitter parses `x = TK.` before a line at the same indentation without an ERROR.
+    store = DocumentStore()
+    text = "def f(TK):\n    a = TK.A()\n    \n    a.pack()\n"
+    snap = store.open(URI, text, 1)
+    guard = SyntaxGuard()
+    cursor = text.index("    \n") + 4
+    assert guard.breaks(snap, cursor, cursor, "b = TK.B()\n    c = TK.")
+    kept, note = guard.longest_valid(snap, cursor, cursor, "b = TK.B()\n    c = TK.", True)
+    assert (kept, note) == ("b = TK.B()", "syntax-shortened")
+    # A definition that did not parse before is judged by tree-sitter's count alone.
+    broken = "def f(TK):\n    a = TK.A(\n    \n"
+    snap = store.open("file:///t/broken.py", broken, 1)
+    cursor = broken.index("    \n") + 4
+    assert not guard.cpython_breaks(snap, cursor, cursor, "b = 1")

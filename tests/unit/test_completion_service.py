@@ -201,3 +201,19 @@ async def test_a_failure_inside_the_pipeline_is_an_empty_answer_not_an_error() -
     _, service = _service(BrokenEngine(""))
     assert await service.suggest(URI, ROW, COL) is None
     assert service.recent[-1]["outcome"] == "error"
+
+
+def test_a_budget_cut_multi_line_suggestion_loses_its_partial_last_line() -> None:
+    from ghostls.completion.postprocess import FitContext, Fitted
+    from ghostls.completion.service import _Answer, _ends_mid_line
+
+    multi = FitContext(line_before="    ", multiline=True, block_indent=4)
+    cut = Fitted("a = 1\n    b = TK.", False)
+    assert _ends_mid_line(_Answer(cut.text, "length"), cut, multi)
+    assert _ends_mid_line(_Answer(cut.text, "budget"), cut, multi)
+    assert not _ends_mid_line(_Answer(cut.text, "stop"), cut, multi)
+    at_block_end = Fitted("a = 1\n    b = 2", False, ("block-end",))
+    assert not _ends_mid_line(_Answer(at_block_end.text, "length"), at_block_end, multi)
+    single = FitContext(line_before="    ")
+    one = Fitted("a = TK.", False)
+    assert not _ends_mid_line(_Answer(one.text, "length"), one, single)

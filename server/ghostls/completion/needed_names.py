@@ -16,28 +16,16 @@ import ast
 import re
 from collections.abc import Iterable
 
-import tree_sitter
 from pyflakes import checker, messages  # type: ignore[import-untyped]
 
+from ghostls.completion.chunks import outermost_definition
 from ghostls.documents import Snapshot
 from ghostls.syntax.scopes import enclosing_scope_nodes
 from ghostls.syntax.symbols import module_imports, resolve
 
 LOOK_AHEAD_ROWS = 40  # reads further below than this say little about the current line
-MAX_CHUNK_CHARS = 200_000  # a bigger top-level definition is not analysed
 _MODULE_KINDS = frozenset({"function", "class", "variable"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def _with_decorators(node: tree_sitter.Node) -> tree_sitter.Node:
-    parent = node.parent
-    return parent if parent is not None and parent.type == "decorated_definition" else node
-
-
-def _dedent(line: str, width: int) -> str:
-    """``line`` without up to ``width`` leading blanks (string lines may have fewer)."""
-    blanks = len(line) - len(line.lstrip(" \t"))
-    return line[min(blanks, width) :]
 
 
 def _undefined_reads(chunk: str) -> list[tuple[int, int, str]]:
@@ -78,24 +66,21 @@ def _bound_at_module_level(snapshot: Snapshot, names: Iterable[str]) -> set[str]
 
 def names_needed_below(snapshot: Snapshot, offset: int) -> tuple[str, ...]:
     """Unbound names read below the cursor's line in its function, nearest first."""
-    scopes = enclosing_scope_nodes(snapshot, offset)
-    functions = [node for node in scopes if node.type == "function_definition"]
-    if not functions:
+    chunk = outermost_definition(snapshot, offset, functions_only=True)
+    if chunk is None:
         return ()
+    innermost = [
+        n for n in enclosing_scope_nodes(snapshot, offset) if n.type == "function_definition"
+    ][-1]
     row = snapshot.position_at(offset)[0]
-    last_row = min(functions[-1].end_point.row, row + LOOK_AHEAD_ROWS)
+    last_row = min(innermost.end_point.row, row + LOOK_AHEAD_ROWS)
     # The outermost function holds every scope the cursor's names can come from, short of the
     # module (class bodies are not visible from methods).
-    outer = _with_decorators(functions[0])
-    if outer.end_byte - outer.start_byte > MAX_CHUNK_CHARS:
-        return ()
-    first_row, width = outer.start_point.row, outer.start_point.column
-    chunk = "\n".join(
-        _dedent(snapshot.line(r), width) for r in range(first_row, outer.end_point.row + 1)
-    )
+    first_row = chunk.first_row
+    text = chunk.text(snapshot.text[chunk.start : chunk.end])
     reads = [
         (line + first_row - 1, name)
-        for line, _column, name in _undefined_reads(chunk + "\n")
+        for line, _column, name in _undefined_reads(text + "\n")
         if _IDENTIFIER.match(name)
     ]
     below = [name for at, name in reads if row < at <= last_row]

@@ -28,7 +28,7 @@ from ghostls.completion.policy import (
     fit_context,
     stop_strings,
 )
-from ghostls.completion.postprocess import FitContext, Steps, fit, should_stop
+from ghostls.completion.postprocess import FitContext, Fitted, Steps, fit, should_stop
 from ghostls.completion.syntax_check import SyntaxGuard
 from ghostls.documents import Snapshot
 from ghostls.engine.types import (
@@ -633,6 +633,9 @@ class CompletionService:
         start = offset
         end = offset + len(ctx.line_after) if fitted.replaces_line_end else offset
         text: str | None = fitted.text
+        if _ends_mid_line(answer, fitted, ctx):
+            text = fitted.text.rsplit("\n", 1)[0].rstrip()
+            request.notes.append("cut-partial-line")
         if ctx.steps.syntax_check:
             text, note = self.guard.longest_valid(snapshot, start, end, fitted.text, ctx.multiline)
             if note:
@@ -681,6 +684,20 @@ class CompletionService:
             "in_flight": len(self._inflight),
             "recent": list(self.recent)[-recent:] if recent > 0 else [],
         }
+
+
+_CUT_NOTES = frozenset({"blank-line", "blank-lines", "block-end", "suffix-resume", "repeat"})
+
+
+def _ends_mid_line(answer: _Answer, fitted: Fitted, ctx: FitContext) -> bool:
+    """A multi-line suggestion that ran into the token or time budget ends mid-line (``x =
+    TK.``), unless post-processing already cut it at a line boundary."""
+    return (
+        ctx.multiline
+        and answer.stop_reason in ("length", "budget")
+        and "\n" in fitted.text
+        and not _CUT_NOTES.intersection(fitted.notes)
+    )
 
 
 def _hostile_cursor(snapshot: Snapshot, row: int, offset: int) -> str:

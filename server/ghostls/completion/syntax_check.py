@@ -9,12 +9,20 @@ block"). A tiny model proposes exactly that often (a third of the fresh-line sug
 the quality tasks), so when a suggestion is a whole new statement (the cursor's line was blank
 before it), empty blocks it leaves around the edit count as errors too. Once the user has typed
 part of the line (``if ready``), completing the opener is what they are doing: allowed.
+
+tree-sitter also recovers from some code silently (``x = TK.`` before a line at the same
+indentation parsed without an ERROR node). So when the outermost definition around the cursor
+parses with CPython before the suggestion (``ast``: parsing only, nothing runs), it must parse
+after it too. One definition is parsed, not the file: a few milliseconds at most.
 """
 
 from __future__ import annotations
 
+import ast
+
 import tree_sitter
 
+from ghostls.completion.chunks import outermost_definition
 from ghostls.documents import Snapshot, new_parser
 
 
@@ -25,6 +33,14 @@ def count_errors(node: tree_sitter.Node) -> int:
     if node.is_error or node.is_missing:
         return 1 + sum(count_errors(child) for child in node.children if child.has_error)
     return sum(count_errors(child) for child in node.children)
+
+
+def _cpython_parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def _is_empty_block(node: tree_sitter.Node) -> bool:
@@ -61,6 +77,8 @@ class SyntaxGuard:
     def __init__(self) -> None:
         self._parser = new_parser()
         self._baseline: tuple[str, int, int] | None = None  # (uri, version, errors)
+        # (uri, version, start, end) of a definition -> whether CPython parsed it
+        self._cpython_before: tuple[tuple[str, int, int, int], bool] | None = None
 
     def errors_before(self, snapshot: Snapshot) -> int:
         cached = self._baseline
@@ -96,7 +114,27 @@ class SyntaxGuard:
         return count_errors(root) + max(0, empty_after - empty_before)
 
     def breaks(self, snapshot: Snapshot, start: int, end: int, text: str) -> bool:
-        return self.errors_after(snapshot, start, end, text) > self.errors_before(snapshot)
+        if self.errors_after(snapshot, start, end, text) > self.errors_before(snapshot):
+            return True
+        return self.cpython_breaks(snapshot, start, end, text)
+
+    def cpython_breaks(self, snapshot: Snapshot, start: int, end: int, text: str) -> bool:
+        """True if the definition around ``start`` parsed with CPython and would not after."""
+        chunk = outermost_definition(snapshot, start, functions_only=False)
+        if chunk is None or not chunk.start <= start <= end <= chunk.end:
+            return False
+        before = snapshot.text[chunk.start : chunk.end]
+        key = (snapshot.uri, snapshot.version, chunk.start, chunk.end)
+        cached = self._cpython_before
+        if cached is not None and cached[0] == key:
+            parsed_before = cached[1]
+        else:
+            parsed_before = _cpython_parses(chunk.text(before))
+            self._cpython_before = (key, parsed_before)
+        if not parsed_before:
+            return False  # already broken: the tree-sitter count above is the judge
+        after = before[: start - chunk.start] + text + before[end - chunk.start :]
+        return not _cpython_parses(chunk.text(after))
 
     def longest_valid(
         self, snapshot: Snapshot, start: int, end: int, text: str, multiline: bool
