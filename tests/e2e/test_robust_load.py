@@ -34,9 +34,11 @@ def test_completions_with_cancellations_are_all_answered(client: WireClient) -> 
 
 
 def test_edit_flood_keeps_the_text_exact_and_memory_flat(client: WireClient) -> None:
-    result = run_edits(client, 1500)
+    result = run_edits(client, 3000)
     print(f"\nedits: {result}")
     assert result["final_text_exact"]
     assert result["text_mismatches"] == 0
-    # A liveness bound (leak detector), not a target: the figure is reported by the benchmark.
-    assert result["rss_growth_after_warmup_kb"] < 150_000
+    # A leak detector, not a target (the benchmark reports the figure): diagnostics tasks that
+    # held their snapshots grew RSS ~7 KB per edit, +17 MB over these 2,400 edits after
+    # warm-up; without that, +0.5 MB over 3,000 measured.
+    assert result["rss_growth_after_warmup_kb"] < 10_000
