@@ -338,7 +338,8 @@ class CompletionService:
             return None
         self._check_current(request, snapshot)
         suggestion = self._finish(request, snapshot, offset, ctx, answer)
-        if suggestion is None and answer.stop_reason in ("stop", "length"):
+        # An empty answer is the model's verdict that nothing belongs here: no second guess.
+        if suggestion is None and answer.stop_reason in ("stop", "length") and answer.text.strip():
             suggestion = await self._alternative(
                 request, snapshot, offset, engine, prompt, ctx, max_tokens
             )
