@@ -74,12 +74,20 @@ def _partial_names() -> bytes:
 
 # The start of such a header cut off by the end of a body: a lying Content-Length that ends
 # inside the next message's header. No JSON value can end like this, so the cut is safe.
-_HEADER_START_AT_END = re.compile(
-    rb"(?i)"
-    + _TYPE_LINES
-    + rb"(?:content-length[ \t]*(?::[ \t]*(?:\d+[ \t]*\r?)?)?"
+_HEADER_PART = (
+    rb"(?:content-length[ \t]*(?::[ \t]*(?:\d+[ \t]*\r?)?)?"
     + rb"|content-type[ \t]*(?::[^\r\n]*)?\r?|"
     + _partial_names()
+    + rb")"
+)
+# Either whole Content-Type lines (the length ended right after one) and perhaps the start of
+# the next line, or just the start of a header line.
+_HEADER_START_AT_END = re.compile(
+    rb"(?i)(?:"
+    + _TYPE_LINES.replace(b")*", b")+", 1)
+    + _HEADER_PART
+    + rb"?|"
+    + _HEADER_PART
     + rb")\Z"
 )
 _SCAN_OVERLAP = 256
