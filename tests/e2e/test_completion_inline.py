@@ -234,7 +234,7 @@ async def test_a_refused_greedy_line_gives_way_to_the_next_likeliest_one() -> No
         uri = open_document(client, "/tmp/ghostls_inline_alternative/a.py", REFUSED_GREEDY)
         await wait_ready(client)
         items = await inline(client, uri, *REFUSED_AT)
-        assert len(items) == 1
+        assert len(items) == 1, (await stats(client))["completion"]["recent"][-1]
         ast.parse(_insert(REFUSED_GREEDY, items[0]))  # CPython accepts the file with it
         record = (await stats(client))["completion"]["recent"][-1]
         assert any(note.startswith("alternative:") for note in record["notes"]), record

@@ -423,6 +423,7 @@ class CompletionService:
             key=snapshot.uri,
             should_stop=lambda text: should_stop(text, ctx),
             first_rank=rank,
+            token_healing=False,
         )
         token = CancelToken()
         work = asyncio.ensure_future(engine.generate(generation, token))

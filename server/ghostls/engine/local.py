@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # Room kept free at the end of the context for a prompt-lookup draft batch.
 _CONTEXT_MARGIN = 16
+# Longest wait for the token-healing index on the first request (it takes about a second).
+PIECE_INDEX_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,9 @@ class LocalEngine:
         if model is None or decoder is None:
             return GenerationResult("", stats, "error")
         max_tokens = max(1, min(request.max_tokens, model.n_ctx // 2))
-        tokens, heal = self.layout_prompt(model, request.prompt, max_tokens)
+        tokens, heal = self.layout_prompt(
+            model, request.prompt, max_tokens, heal=request.token_healing
+        )
         job = DecodeJob(
             prompt=tokens,
             max_tokens=max_tokens,
@@ -245,7 +249,7 @@ class LocalEngine:
             raise
 
     def layout_prompt(
-        self, model: LlamaModel, parts: PromptParts, max_tokens: int
+        self, model: LlamaModel, parts: PromptParts, max_tokens: int, *, heal: bool = True
     ) -> tuple[list[int], bytes]:
         """Prompt token ids for a generation, and the bytes taken off for token healing.
 
@@ -258,14 +262,20 @@ class LocalEngine:
         budget = model.n_ctx - max_tokens - _CONTEXT_MARGIN
         built = build_prompt(model, parts, budget)
         tokens = built.tokens
-        if not self.config.token_healing or built.layout != "prefix" or len(tokens) < 3:
+        if not (self.config.token_healing and heal) or built.layout != "prefix" or len(tokens) < 3:
             return tokens, b""
         last = tokens[-1]
         piece = model.piece(last)
         if not piece or model.is_control(last) or not parts.prefix.encode("utf-8").endswith(piece):
             return tokens, b""
         allowed = model.tokens_with_prefix(piece)
-        if allowed is None or not allowed.size:  # index not built yet: no healing this time
+        if allowed is None:
+            # The index is still being built (the first request after loading): wait for it
+            # rather than skip healing, or the first suggestion would differ from the same
+            # request a second later (a loaded CI machine saw exactly that).
+            model.wait_for_piece_index(PIECE_INDEX_WAIT_SECONDS)
+            allowed = model.tokens_with_prefix(piece)
+        if allowed is None or not allowed.size:  # still no index: no healing this time
             return tokens, b""
         return tokens[:-1], piece
 

@@ -61,6 +61,9 @@ class GenerationRequest:
     # caller that refused the greedy text asks for rank 1, then 2, ...). Backends that cannot
     # skip return other ranks or no candidates; callers check each candidate's ``rank``.
     first_rank: int = 0
+    # False: no token healing for this request. Alternatives use it: with healing, the first
+    # tokens that re-spell an indentation are its whitespace variants, not other statements.
+    token_healing: bool = True
     temperature: float = 0.0  # 0 = greedy
 
 

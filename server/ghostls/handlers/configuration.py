@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from lsprotocol import types
@@ -19,6 +20,12 @@ async def pull_configuration(ls: GhostServer) -> None:
         )
     except Exception as exc:  # a client may reject the request; settings stay as they are
         log.info("workspace/configuration failed: %s", exc)
+        return
+    except asyncio.CancelledError:
+        # The editor quit with the pull unanswered and pygls cancelled this handler: end it
+        # quietly, or pygls' done-callback re-raises the cancellation as an ERROR on stderr
+        # (seen with Emacs saving and quitting at once).
+        log.debug("workspace/configuration cancelled (the client went away)")
         return
     if result and result[0] is not None:
         ls.apply_settings(result[0], "workspace/configuration")
