@@ -375,23 +375,19 @@ class CompletionService:
         """
         if not ctx.steps.alternatives:
             return None
-        info = getattr(engine, "info", None)
-        base_key = (prompt, ctx.multiline, max_tokens, ctx.steps, info.path if info else "")
+        base_key = _answer_key(prompt, ctx, max_tokens, engine)
         for rank in range(1, ALTERNATIVES + 1):
             key = (*base_key, "rank", rank)
             cached = self.alternatives.get(key)
             if cached is None:
-                budget_ms = self.server.settings.completion.timeBudgetMs - (
-                    (time.perf_counter() - request.started) * 1000
-                )
+                budget_ms = self._budget_left_ms(request)
                 if budget_ms < MIN_ALTERNATIVE_MS:
                     return None
-                text = await self._generate_rank(
-                    request, snapshot, engine, prompt, ctx, max_tokens, rank
+                cached = await self._generate_rank(
+                    request, snapshot, engine, prompt, ctx, max_tokens, rank, budget_ms
                 )
-                if text is None:
+                if cached is None:
                     return None
-                cached = text
                 self.alternatives.put(key, cached)
             self._check_current(request, snapshot)
             suggestion = self._finish(request, snapshot, offset, ctx, _Answer(cached, "stop"))
@@ -400,6 +396,10 @@ class CompletionService:
                 self.totals["alternatives_shown"] += 1
                 return suggestion
         return None
+
+    def _budget_left_ms(self, request: _Request) -> float:
+        elapsed_ms = (time.perf_counter() - request.started) * 1000
+        return self.server.settings.completion.timeBudgetMs - elapsed_ms
 
     async def _generate_rank(
         self,
@@ -410,11 +410,9 @@ class CompletionService:
         ctx: FitContext,
         max_tokens: int,
         rank: int,
+        budget_ms: float,
     ) -> str | None:
         """The greedy continuation of the ``rank``-th likeliest first token, or None."""
-        budget_ms = self.server.settings.completion.timeBudgetMs - (
-            (time.perf_counter() - request.started) * 1000
-        )
         generation = GenerationRequest(
             prompt=prompt,
             max_tokens=max_tokens,
@@ -531,8 +529,7 @@ class CompletionService:
     ) -> _Answer | None:
         """The model's text at the cursor (from the LRU, or generated); ``forced`` is put in
         the model's mouth: the text starts with it and the model continues from there."""
-        info = getattr(engine, "info", None)
-        key = (prompt, ctx.multiline, max_tokens, ctx.steps, info.path if info else "", forced)
+        key = (*_answer_key(prompt, ctx, max_tokens, engine), forced)
         cached = self.answers.get(key)
         if cached is not None:
             self.totals["lru_hits"] += 1
@@ -686,6 +683,14 @@ class CompletionService:
             "in_flight": len(self._inflight),
             "recent": list(self.recent)[-recent:] if recent > 0 else [],
         }
+
+
+def _answer_key(
+    prompt: PromptParts, ctx: FitContext, max_tokens: int, engine: Any
+) -> tuple[Any, ...]:
+    """What a model answer depends on: the prompt, the cursor's fit, the cap and the model."""
+    info = getattr(engine, "info", None)
+    return (prompt, ctx.multiline, max_tokens, ctx.steps, info.path if info else "")
 
 
 _CUT_NOTES = frozenset({"blank-line", "blank-lines", "block-end", "suffix-resume", "repeat"})
