@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ghostls.completion.cache import LRU, Shown, TypedThroughCache
 from ghostls.completion.syntax_check import SyntaxGuard, count_errors
-from ghostls.documents import DocumentStore
+from ghostls.documents import DocumentStore, Snapshot
 
 URI = "file:///t.py"
 
@@ -84,13 +84,14 @@ def test_syntax_guard_accepts_a_fix_in_a_broken_buffer() -> None:
     assert not guard.breaks(snap, cursor, cursor, "x)")
 
 
+def _guard_at(text: str, marker: str, past: int) -> tuple[Snapshot, SyntaxGuard, int]:
+    """A snapshot of ``text``, a guard, and the offset ``past`` characters into ``marker``."""
+    return DocumentStore().open(URI, text, 1), SyntaxGuard(), text.index(marker) + past
+
+
 def test_syntax_guard_refuses_a_new_block_opener_without_a_body() -> None:
     # tree-sitter parses `if error:` + a same-level line as an empty block; CPython does not.
-    store = DocumentStore()
-    text = "def f(error):\n    x = 1\n    \n    return x\n"
-    snap = store.open(URI, text, 1)
-    guard = SyntaxGuard()
-    cursor = text.index("    \n") + 4
+    snap, guard, cursor = _guard_at("def f(error):\n    x = 1\n    \n    return x\n", "    \n", 4)
     assert guard.breaks(snap, cursor, cursor, "if error:")
     assert guard.breaks(snap, cursor, cursor, "for item in x:")
     assert not guard.breaks(snap, cursor, cursor, "if error: return 2")
@@ -99,26 +100,18 @@ def test_syntax_guard_refuses_a_new_block_opener_without_a_body() -> None:
 
 
 def test_syntax_guard_lets_the_user_finish_a_block_opener_they_are_typing() -> None:
-    store = DocumentStore()
     text = "def f(error):\n    x = 1\n    if err\n    return x\n"
-    snap = store.open(URI, text, 1)
-    guard = SyntaxGuard()
-    cursor = text.index("if err") + len("if err")
+    snap, guard, cursor = _guard_at(text, "if err", len("if err"))
     assert not guard.breaks(snap, cursor, cursor, "or:")
 
 
 def test_syntax_guard_asks_cpython_about_what_tree_sitter_recovers_from() -> None:
     # tree-sitter parses `x = TK.` before a line at the same indentation without an ERROR.
-    store = DocumentStore()
-    text = "def f(TK):\n    a = TK.A()\n    \n    a.pack()\n"
-    snap = store.open(URI, text, 1)
-    guard = SyntaxGuard()
-    cursor = text.index("    \n") + 4
+    snap, guard, cursor = _guard_at("def f(TK):\n    a = TK.A()\n    \n    a.pack()\n", "    \n", 4)
     assert guard.breaks(snap, cursor, cursor, "b = TK.B()\n    c = TK.")
     kept, note = guard.longest_valid(snap, cursor, cursor, "b = TK.B()\n    c = TK.", True)
     assert (kept, note) == ("b = TK.B()", "syntax-shortened")
     # A definition that did not parse before is judged by tree-sitter's count alone.
     broken = "def f(TK):\n    a = TK.A(\n    \n"
-    snap = store.open("file:///t/broken.py", broken, 1)
-    cursor = broken.index("    \n") + 4
+    snap, _, cursor = _guard_at(broken, "    \n", 4)
     assert not guard.cpython_breaks(snap, cursor, cursor, "b = 1")
