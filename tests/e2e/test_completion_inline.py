@@ -230,7 +230,9 @@ SINGLE_LINE = {"completion": {"timeBudgetMs": 30000, "multiline": "never"}}
 async def test_a_refused_greedy_line_gives_way_to_the_next_likeliest_one() -> None:
     import ast
 
-    async with lsp_client(init_options=SINGLE_LINE) as client:
+    # Steering the first word away from block openers would avoid `if message:` up front.
+    steering_off = {"GHOSTLS_COMPLETION_DISABLE": "statement_start"}
+    async with lsp_client(init_options=SINGLE_LINE, env=steering_off) as client:
         uri = open_document(client, "/tmp/ghostls_inline_alternative/a.py", REFUSED_GREEDY)
         await wait_ready(client)
         items = await inline(client, uri, *REFUSED_AT)
@@ -239,11 +241,32 @@ async def test_a_refused_greedy_line_gives_way_to_the_next_likeliest_one() -> No
         record = (await stats(client))["completion"]["recent"][-1]
         assert any(note.startswith("alternative:") for note in record["notes"]), record
         assert not record["raw"].startswith(record["text"]), "the shown line is not the greedy"
-    env = {"GHOSTLS_COMPLETION_DISABLE": "alternatives"}
+    env = {"GHOSTLS_COMPLETION_DISABLE": "alternatives,statement_start"}
     async with lsp_client(init_options=SINGLE_LINE, env=env) as client:
         uri = open_document(client, "/tmp/ghostls_inline_alternative/a.py", REFUSED_GREEDY)
         await wait_ready(client)
         assert await inline(client, uri, *REFUSED_AT) == []
+
+
+async def test_a_blank_line_between_statements_gets_one_simple_statement() -> None:
+    import ast
+
+    from ghostls.completion.policy import STATEMENT_OPENERS_TO_AVOID
+
+    async with lsp_client(init_options=SETTINGS) as client:  # multiline "auto"
+        uri = open_document(client, "/tmp/ghostls_inline_gap/a.py", REFUSED_GREEDY)
+        await wait_ready(client)
+        items = await inline(client, uri, *REFUSED_AT)
+        record = (await stats(client))["completion"]["recent"][-1]
+        assert len(items) == 1, record
+        text = items[0].insert_text
+        assert isinstance(text, str) and "\n" not in text.strip()
+        assert not text.lstrip().startswith(STATEMENT_OPENERS_TO_AVOID), text
+        ast.parse(_insert(REFUSED_GREEDY, items[0]))
+        assert record["kind"] == "single_line:blank line between statements", record
+        # The greedy choice under the steering was shown: no refusal, no second generation.
+        assert not any(note.startswith("alternative:") for note in record["notes"]), record
+        assert record["engine"].get("generations", 1) == 1, record
 
 
 # Below the blank line, `saved_main` is read but nothing binds it: the line should define it.

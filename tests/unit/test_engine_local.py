@@ -177,12 +177,16 @@ async def test_cache_reuse_evaluates_only_changed_tail(engine: LocalEngine) -> N
     assert result.stats.evaluated_tokens >= result.stats.prompt_tokens - 2
 
 
-async def test_identical_prompt_reevaluates_one_token(engine: LocalEngine) -> None:
+async def test_identical_prompt_needs_no_evaluation(engine: LocalEngine) -> None:
     parts = PromptParts(CODE)
     first = await engine.generate(_request(parts, max_tokens=2))
     again = await engine.generate(_request(parts, max_tokens=2))
-    assert again.stats.evaluated_tokens == 1  # the last token, for its logits
+    assert again.stats.evaluated_tokens == 0  # the last position's logits were kept
     assert again.text == first.text
+    # Another prompt in between (the cache drops its tail): evaluated again.
+    await engine.generate(_request(PromptParts("import os\n"), max_tokens=2))
+    later = await engine.generate(_request(parts, max_tokens=2))
+    assert later.stats.evaluated_tokens > 0 and later.text == first.text
 
 
 def _generated_tokens(engine: LocalEngine, parts: PromptParts) -> list[int]:
@@ -363,3 +367,48 @@ def test_count_tokens_matches_the_tokenizer(engine: LocalEngine) -> None:
     assert model is not None
     for text in ("", "x", CODE, "a + " * 2000):
         assert engine.count_tokens(text) == len(model.tokenize(text))
+
+
+async def test_avoid_first_steers_the_opening_word(engine: LocalEngine) -> None:
+    openers = ("if", "elif", "else", "for", "while", "with", "try", "def", "class", "#", "@")
+    model = engine.model
+    assert model is not None and model.wait_for_piece_index(60)
+    ids = model.tokens_opening_with(openers)
+    assert ids is not None and ids.size
+    pieces = {model.piece(int(t)) for t in ids}
+    assert {b"if", b" if", b"for", b"#", b" #"} <= pieces
+    assert not any(p.lstrip().startswith((b"iff", b"form", b"forc", b"import")) for p in pieces)
+
+    # The prompt ends on the indentation (token healing re-spells it first): the ban must
+    # hold for the first token with text, not only for the first token.
+    parts = PromptParts("def total(lines):\n    count = 0\n    ")
+    greedy = await engine.generate(_request(parts, max_tokens=12, stop=("\n",)))
+    assert greedy.text.lstrip().startswith("for"), greedy.text
+    steered = await engine.generate(
+        _request(parts, max_tokens=12, stop=("\n",), avoid_first=openers)
+    )
+    first_word = steered.text.split()[0] if steered.text.split() else ""
+    assert first_word and not first_word.startswith(openers), steered.text
+    # Alternatives (no healing, a later first rank) keep to the same rule.
+    later = await engine.generate(
+        _request(
+            parts,
+            max_tokens=12,
+            stop=("\n",),
+            avoid_first=openers,
+            first_rank=1,
+            token_healing=False,
+        )
+    )
+    assert later.candidates and not later.text.lstrip().startswith(openers), later.text
+
+
+async def test_a_prompt_held_in_the_cache_needs_no_evaluation(engine: LocalEngine) -> None:
+    # "    retu" and "    retur" both heal to the same prompt (the last token is taken off),
+    # so the second keystroke's prompt is already in the KV cache with its logits kept.
+    first = await engine.generate(_request(PromptParts("def f(x):\n    y = x + 1\n    retu")))
+    second = await engine.generate(_request(PromptParts("def f(x):\n    y = x + 1\n    retur")))
+    assert first.stats.evaluated_tokens > 0
+    assert second.stats.prompt_tokens == first.stats.prompt_tokens  # the same healed prompt
+    assert second.stats.evaluated_tokens == 0
+    assert second.text.startswith("n")  # healed: the rest of "return"

@@ -153,6 +153,24 @@ def test_blank_line_inside_a_block_is_multi_line() -> None:
     assert info.indent == "        "  # the for loop's body (the elif continues it)
 
 
+def test_blank_line_between_statements_is_single_line() -> None:
+    text = stdlib("textwrap.py")
+    anchor = "    margin = None\n"  # in dedent(), above "text = _whitespace_only_re.sub(...)"
+    at = text.index(anchor) + len(anchor)
+    opened = text[:at] + "    \n" + text[at:]
+    info = analyze_cursor(open_text(opened), at + 4)
+    assert info.blank_line_in_block and info.statement_below
+    assert info.kind is CompletionKind.SINGLE_LINE
+    assert info.reason == "blank line between statements"
+    # After the function's last statement the user is extending the block: several lines.
+    last = "    return text\n\n\ndef indent("
+    end = opened.index(last) + len("    return text\n")
+    extended = opened[:end] + "    \n" + opened[end:]
+    after = analyze_cursor(open_text(extended), end + 4)
+    assert after.blank_line_in_block and not after.statement_below
+    assert after.kind is CompletionKind.MULTI_LINE
+
+
 def test_blank_line_at_module_level_is_single_line() -> None:
     text = stdlib("textwrap.py")
     anchor = "__all__ = ['TextWrapper', 'wrap', 'fill', 'dedent', 'indent', 'shorten']\n"

@@ -43,6 +43,8 @@ ABLATIONS: dict[str, dict[str, str]] = {
     "no_syntax_check": {"GHOSTLS_COMPLETION_DISABLE": "syntax_check"},
     "no_alternatives": {"GHOSTLS_COMPLETION_DISABLE": "alternatives"},
     "no_needed_names": {"GHOSTLS_COMPLETION_DISABLE": "needed_names"},
+    "no_gap_single_line": {"GHOSTLS_COMPLETION_DISABLE": "gap_single_line"},
+    "no_statement_start": {"GHOSTLS_COMPLETION_DISABLE": "statement_start"},
 }
 
 
@@ -216,7 +218,7 @@ def refit(task: Task, raw: str, steps: Steps) -> str:
     snapshot = DocumentStore().open(f"file:///refit/{task.id}.py", task.masked, 1)
     offset = snapshot.offset_at(task.row, task.column)
     cursor = analyze_cursor(snapshot, offset)
-    multiline = choose_multiline(cursor, "auto")
+    multiline = choose_multiline(cursor, "auto", steps)
     if multiline is None:
         return ""
     ctx = fit_context(snapshot, offset, cursor, multiline, steps)

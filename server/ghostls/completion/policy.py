@@ -11,10 +11,21 @@ from ghostls.syntax.cursor import CompletionKind, CursorInfo
 SINGLE_LINE_MAX_TOKENS = 40
 
 
-def choose_multiline(cursor: CursorInfo, mode: str) -> bool | None:
+# A single statement on a blank line cannot open a block (its body would be missing) and is
+# code, not a comment: a small model's prose there is noise (comments get no suggestions either).
+STATEMENT_OPENERS_TO_AVOID = (
+    "if", "elif", "else", "for", "while", "with", "try", "except", "finally",
+    "def", "class", "async", "@", "#",
+)  # fmt: skip
+
+
+def choose_multiline(cursor: CursorInfo, mode: str, steps: Steps | None = None) -> bool | None:
     """True/False for multi/single-line; None when there should be no suggestion at all."""
     if cursor.kind is CompletionKind.NONE:
         return None
+    if steps is not None and not steps.gap_single_line and cursor.statement_below:
+        # (ablation) the old rule: any blank line inside a block was multi-line
+        return mode != "never"
     if not is_blank(cursor.text_after_cursor):
         return False  # something follows on the line: complete this line only
     if mode == "never":
@@ -58,6 +69,15 @@ def fit_context(
         next_lines=tuple(following),
         steps=steps,
     )
+
+
+def openers_to_avoid(ctx: FitContext) -> tuple[str, ...]:
+    """Words a single-line suggestion on a blank line may not start with (see above)."""
+    if not ctx.steps.statement_start or ctx.multiline:
+        return ()
+    if ctx.line_before.strip() or ctx.line_after.strip():
+        return ()
+    return STATEMENT_OPENERS_TO_AVOID
 
 
 def stop_strings(ctx: FitContext) -> tuple[str, ...]:

@@ -23,6 +23,8 @@ class Steps:
     syntax_check: bool = True  # reject or shorten what breaks the parse
     alternatives: bool = True  # a refused suggestion: try the next likeliest first tokens
     needed_names: bool = True  # a new line above code reading an unbound name defines it
+    gap_single_line: bool = True  # a blank line between two statements gets one statement
+    statement_start: bool = True  # ... which opens no block and is not a comment
 
     @classmethod
     def from_disabled(cls, names: str) -> Steps:

@@ -26,6 +26,7 @@ from ghostls.completion.policy import (
     SINGLE_LINE_MAX_TOKENS,
     choose_multiline,
     fit_context,
+    openers_to_avoid,
     stop_strings,
 )
 from ghostls.completion.postprocess import FitContext, Fitted, Steps, fit, should_stop
@@ -304,11 +305,11 @@ class CompletionService:
 
         cursor = analyze_cursor(snapshot, offset)
         request.kind = f"{cursor.kind.name.lower()}:{cursor.reason}"
-        multiline = choose_multiline(cursor, settings.multiline)
+        steps = self.steps()
+        multiline = choose_multiline(cursor, settings.multiline, steps)
         if multiline is None:
             request.outcome = "kind-none"
             return None
-        steps = self.steps()
         ctx = fit_context(snapshot, offset, cursor, multiline, steps)
         if flight is not None and typed is not None:
             adopted = await self._adopt(request, flight, typed)
@@ -422,6 +423,7 @@ class CompletionService:
             should_stop=lambda text: should_stop(text, ctx),
             first_rank=rank,
             token_healing=False,
+            avoid_first=openers_to_avoid(ctx),
         )
         token = CancelToken()
         work = asyncio.ensure_future(engine.generate(generation, token))
@@ -482,11 +484,14 @@ class CompletionService:
         self.totals["in_flight_adopted"] += 1
         request.notes.append(f"adopted:{flight.owner}")
         result = await self._wait(request, flight.task)
-        request.engine = {**result.stats.as_dict(), "stop_reason": result.stop_reason}
         text = flight.head + result.text
         request.raw = text
         if result.cancelled or result.stop_reason == "error" or not text.startswith(typed):
+            # Its engine time began before this request and is not this request's cost: the
+            # generation that follows is (adding the two made engine time exceed wall time).
+            request.notes.append("adoption-failed")
             return None
+        request.engine = {**result.stats.as_dict(), "stop_reason": result.stop_reason}
         request.source = "in-flight"
         return _Answer(text[len(typed) :], result.stop_reason)
 
@@ -549,6 +554,7 @@ class CompletionService:
             stop=stop_strings(ctx),
             time_budget_ms=settings.timeBudgetMs,
             key=snapshot.uri,
+            avoid_first=() if head else openers_to_avoid(ctx),
         )
         token = CancelToken()
         flight = _InFlight(
@@ -690,7 +696,8 @@ def _answer_key(
 ) -> tuple[Any, ...]:
     """What a model answer depends on: the prompt, the cursor's fit, the cap and the model."""
     info = getattr(engine, "info", None)
-    return (prompt, ctx.multiline, max_tokens, ctx.steps, info.path if info else "")
+    avoid = openers_to_avoid(ctx)
+    return (prompt, ctx.multiline, max_tokens, ctx.steps, avoid, info.path if info else "")
 
 
 _CUT_NOTES = frozenset({"blank-line", "blank-lines", "block-end", "suffix-resume", "repeat"})

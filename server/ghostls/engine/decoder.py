@@ -28,6 +28,13 @@ def _log_softmax_at(row: npt.NDArray[np.float32], token: int) -> float:
     return float(row[token]) - peak - math.log(float(np.exp(row - peak).sum()))
 
 
+def _without(row: npt.NDArray[np.float32], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    """``row`` with ``ids`` made impossible, unless that leaves nothing possible."""
+    masked = row.copy()
+    masked[ids] = -np.inf
+    return masked if np.isfinite(masked).any() else row
+
+
 def common_prefix_length(a: list[int], b: list[int]) -> int:
     n = min(len(a), len(b))
     if n == 0:
@@ -49,6 +56,9 @@ class DecodeJob:
     # Token healing: the bytes of the prompt's last token, taken off the prompt; the first
     # generated token must start with them, and they are not part of the returned text.
     heal: bytes = b""
+    # Tokens the text may not open with: masked out until the text has a non-blank character
+    # (the caller knows a comment or a block opener would be refused there).
+    avoid_first: npt.NDArray[np.int64] | None = None
     generation_cpu_ms: float = 0.0  # this thread's CPU time while generating (benchmarks)
 
 
@@ -100,6 +110,11 @@ class Decoder:
         self.prompt_lookup = prompt_lookup
         self.max_draft = max_draft
         self.evaluated: list[int] = []
+        # The last prompt and the logits row of its last position: a prompt the KV cache
+        # already holds (token healing often gives the same one for the next keystroke) then
+        # needs no evaluation at all, where re-evaluating its last token costs a decode step.
+        self._last_prompt: list[int] = []
+        self._last_row: npt.NDArray[np.float32] | None = None
         self.policy = DraftPolicy(max_draft)  # kept across requests: costs change slowly
         fim = model.fim
         self.stop_ids = frozenset(
@@ -111,6 +126,7 @@ class Decoder:
     def reset(self) -> None:
         self.model.clear()
         self.evaluated = []
+        self._last_prompt, self._last_row = [], None
 
     def _truncate(self, n: int) -> None:
         if n < len(self.evaluated):
@@ -160,16 +176,21 @@ class Decoder:
         if not prompt:
             return GenerationResult("", stats, "error")
         t0 = time.perf_counter()
-        holder: dict[str, npt.NDArray[np.float32]] = {}
+        row = self._held_row(prompt, job)
+        if row is None:
+            holder: dict[str, npt.NDArray[np.float32]] = {}
 
-        def keep_row(_i: int, row: npt.NDArray[np.float32]) -> None:
-            holder["row"] = row.copy()
+            def keep_row(_i: int, row: npt.NDArray[np.float32]) -> None:
+                holder["row"] = row.copy()
 
-        finished = self._sync(prompt, len(prompt) - 1, keep_row, job)
-        stats.prompt_ms = (time.perf_counter() - t0) * 1000
-        if not finished or "row" not in holder:
-            return GenerationResult("", stats, job.abort() or "cancelled")
-        row = holder["row"]
+            finished = self._sync(prompt, len(prompt) - 1, keep_row, job)
+            stats.prompt_ms = (time.perf_counter() - t0) * 1000
+            if not finished or "row" not in holder:
+                return GenerationResult("", stats, job.abort() or "cancelled")
+            row = holder["row"]
+            self._last_prompt, self._last_row = list(prompt), row
+        else:
+            stats.prompt_ms = (time.perf_counter() - t0) * 1000
         t1, c1 = time.perf_counter(), time.thread_time()
         allowed = self.model.tokens_with_prefix(job.heal) if job.heal else None
         if allowed is not None and allowed.size:  # (the engine heals only when it is)
@@ -181,6 +202,11 @@ class Decoder:
             row = masked  # candidates' log-probabilities still use the full normaliser
         else:
             lse = None
+        if job.avoid_first is not None and job.avoid_first.size:
+            if lse is None:  # candidates' log-probabilities use the full normaliser
+                peak = float(row.max())
+                lse = peak + math.log(float(np.exp(row - peak).sum()))
+            row = _without(row, job.avoid_first)
         try:
             if n_candidates <= 1 and first_rank <= 0:
                 first = int(row.argmax())
@@ -190,6 +216,18 @@ class Decoder:
         finally:
             stats.generation_ms = (time.perf_counter() - t1) * 1000
             job.generation_cpu_ms = (time.thread_time() - c1) * 1000
+
+    def _held_row(self, prompt: list[int], job: DecodeJob) -> npt.NDArray[np.float32] | None:
+        """The kept row when ``prompt`` is the last prompt and still in the KV cache."""
+        row = self._last_row
+        if row is None or self._last_prompt != prompt:
+            return None
+        if common_prefix_length(self.evaluated, prompt) < len(prompt):
+            return None
+        self._truncate(len(prompt))  # drop the last generation's tokens
+        job.stats.reused_tokens = len(prompt)
+        job.stats.evaluated_tokens = 0
+        return row
 
     def _candidates(
         self,
@@ -253,8 +291,11 @@ class Decoder:
         preds: list[int] = []  # greedy choice after each token of the verified batch
         lps: list[float] = []
 
+        avoid = job.avoid_first if job.avoid_first is not None and job.avoid_first.size else None
+        opening = avoid is not None  # no non-blank text yet: ``avoid`` still applies
+
         def on_row(_i: int, row: npt.NDArray[np.float32]) -> None:
-            best = int(row.argmax())
+            best = int((_without(row, avoid) if opening and avoid is not None else row).argmax())
             preds.append(best)
             if track_logprob:
                 lps.append(_log_softmax_at(row, best))
@@ -266,6 +307,7 @@ class Decoder:
                 total_lp += next_lp
             if reason is not None:
                 break
+            opening = opening and not emitter.text.strip()
             reason = job.abort()
             if reason is not None:
                 break
@@ -279,7 +321,7 @@ class Decoder:
             room = model.n_ctx - pos - 1
             draft: list[int] = []
             match = 0
-            if lookup is not None:
+            if lookup is not None and not opening:  # (one token at a time while opening)
                 candidate = lookup.draft(min(remaining - 1, room))
                 match = lookup.last_match
                 draft = candidate[: policy.length(match, len(candidate), streak)]

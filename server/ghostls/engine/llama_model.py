@@ -171,6 +171,7 @@ class LlamaModel:
         self._piece_cache: dict[int, bytes] = {}
         self._piece_index: tuple[list[bytes], npt.NDArray[np.int64]] | None = None
         self._prefix_cache: dict[bytes, npt.NDArray[np.int64]] = {}
+        self._opening_cache: dict[tuple[str, ...], npt.NDArray[np.int64]] = {}
         self._index_thread: threading.Thread | None = None
         self._closing = False
 
@@ -299,6 +300,27 @@ class LlamaModel:
             self._prefix_cache.clear()
         self._prefix_cache[prefix] = found
         return found
+
+    def tokens_opening_with(self, words: tuple[str, ...]) -> npt.NDArray[np.int64] | None:
+        """Ids of the text tokens whose first non-blank text is one of ``words`` (a whole
+        word: ``if`` matches ``if`` and `` if(`` but not ``iffy``; ``#`` matches any comment
+        start), after up to four spaces or a tab. None while the piece index is being built."""
+        cached = self._opening_cache.get(words)
+        if cached is not None:
+            return cached
+        if self._piece_index is None:
+            return None
+        found: set[int] = set()
+        for word in words:
+            encoded = word.encode("utf-8")
+            for blank in _LEADING_BLANKS:
+                candidates = self.tokens_with_prefix(blank + encoded)
+                if candidates is None:
+                    return None
+                found.update(int(t) for t in candidates if _opens_with(self.piece(int(t)), encoded))
+        ids = np.fromiter(sorted(found), dtype=np.int64, count=len(found))
+        self._opening_cache[words] = ids  # callers use one or two word lists
+        return ids
 
     def detokenize(self, tokens: list[int]) -> str:
         return b"".join(self.piece(t) for t in tokens).decode("utf-8", errors="replace")
@@ -430,6 +452,22 @@ class ModelSummary:
     n_ctx_train: int
     fim: FimTokens
     fim_texts: dict[str, str]
+
+
+_LEADING_BLANKS = (b"", b" ", b"  ", b"   ", b"    ", b"\t")
+
+
+def _opens_with(piece: bytes, word: bytes) -> bool:
+    text = piece.lstrip(b" \t")
+    if not text.startswith(word):
+        return False
+    rest = text[len(word) : len(word) + 1]
+    return not word[-1:].isalnum() or not rest or not _word_byte(rest[0])
+
+
+def _word_byte(byte: int) -> bool:
+    # Bytes of non-ASCII characters count as letters: " forças" is not the keyword "for".
+    return byte >= 0x80 or chr(byte).isalnum() or byte == ord("_")
 
 
 def summarize_model(path: str) -> ModelSummary:

@@ -159,8 +159,7 @@ class LocalEngine:
                 f"model file '{cfg.path}' could not be loaded by llama.cpp "
                 f"(truncated, corrupt or an unsupported architecture?): {exc}"
             ) from exc
-        if cfg.token_healing:
-            model.start_piece_index()
+        model.start_piece_index()  # token healing and ``avoid_first`` read it
         self._model = model
         self._decoder = Decoder(model, prompt_lookup=cfg.prompt_lookup, max_draft=cfg.max_draft)
         self.layout = layout_name(model)
@@ -239,6 +238,9 @@ class LocalEngine:
             abort=abort,
             stats=stats,
             heal=heal,
+            avoid_first=model.tokens_opening_with(request.avoid_first)
+            if request.avoid_first
+            else None,
         )
         try:
             return decoder.generate(

@@ -64,6 +64,9 @@ class GenerationRequest:
     # False: no token healing for this request. Alternatives use it: with healing, the first
     # tokens that re-spell an indentation are its whitespace variants, not other statements.
     token_healing: bool = True
+    # Words the text may not open with (after blanks), e.g. block openers and "#" where a
+    # single simple statement belongs. Local engines mask their tokens; others ignore it.
+    avoid_first: tuple[str, ...] = ()
     temperature: float = 0.0  # 0 = greedy
 
 

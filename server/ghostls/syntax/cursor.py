@@ -14,8 +14,12 @@ Policy (the reason string in :class:`CursorInfo` names the rule that decided):
   brackets, quotes, ':', ',' or ';' (and a trailing comment) is fine: the suggestion goes
   before it.
 - MULTI_LINE right after a block opener (``def f(x):|``), at an empty body (a blank line after an
-  opener, or after a signature and a docstring), and at a blank line inside a block - but a
-  blank line between brackets (a multi-line call or literal) is SINGLE_LINE: one more item.
+  opener, or after a signature and a docstring), and at a blank line after a block's last
+  statement (the user is extending the block) - but a blank line between brackets (a
+  multi-line call or literal) is SINGLE_LINE: one more item.
+- SINGLE_LINE at a blank line between two statements of a block: the code below is already
+  written, so one statement is inserted. Cody and Continue ask for several lines only at a
+  block's start or an empty body, for the same reason.
 - SINGLE_LINE everywhere else (partial lines, blank lines at module level).
 - NONE, unanalyzed, on lines over MAX_LINE_CHARS or where the tree is over MAX_DEPTH deep:
   that is generated or hostile code, and walking such a tree would stall the server.
@@ -24,6 +28,7 @@ Policy (the reason string in :class:`CursorInfo` names the rule that decided):
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 import tree_sitter
@@ -71,6 +76,7 @@ class CursorInfo:
     after_block_opener: bool = False  # the line ends with a block's ':' before the cursor
     empty_body: bool = False  # on a blank line where a block's body should start
     blank_line_in_block: bool = False  # on a blank line inside an indented block
+    statement_below: bool = False  # ... and the next code line continues that block
     blank_line: bool = False  # only whitespace on the cursor's line
     indent: str = ""  # indentation the next line of code should have
     indent_unit: str = "    "  # one level of indentation in this file
@@ -445,6 +451,7 @@ def _analyze(snapshot: Snapshot, offset: int) -> CursorInfo:
             else:
                 indent = ws
 
+    statement_below = blank_line_in_block and _code_below_at(snapshot, row, indent)
     closers_only = _only_closers(after, root, byte)
     if in_comment:
         kind, reason = CompletionKind.NONE, "inside a comment"
@@ -468,8 +475,10 @@ def _analyze(snapshot: Snapshot, offset: int) -> CursorInfo:
         kind, reason = CompletionKind.SINGLE_LINE, "blank line inside brackets"
     elif empty_body:
         kind, reason = CompletionKind.MULTI_LINE, "empty block body"
+    elif blank_line_in_block and statement_below:
+        kind, reason = CompletionKind.SINGLE_LINE, "blank line between statements"
     elif blank_line_in_block:
-        kind, reason = CompletionKind.MULTI_LINE, "blank line inside a block"
+        kind, reason = CompletionKind.MULTI_LINE, "blank line after a block's last statement"
     elif blank_line:
         kind, reason = CompletionKind.SINGLE_LINE, "blank line at module level"
     else:
@@ -493,6 +502,7 @@ def _analyze(snapshot: Snapshot, offset: int) -> CursorInfo:
         after_block_opener=after_block_opener,
         empty_body=empty_body,
         blank_line_in_block=blank_line_in_block,
+        statement_below=statement_below,
         blank_line=blank_line,
         indent=indent,
         indent_unit=unit,
@@ -500,6 +510,22 @@ def _analyze(snapshot: Snapshot, offset: int) -> CursorInfo:
         text_before_cursor=before,
         node_type=(at_cursor.type if at_cursor is not None else ""),
     )
+
+
+_CONTINUATIONS = re.compile(r"(elif|else|except|finally)\b")
+
+
+def _code_below_at(snapshot: Snapshot, row: int, indent: str) -> bool:
+    """True if the next line of code below ``row`` (comments skipped) is a statement indented
+    by ``indent``; an ``elif``/``else``/``except``/``finally`` there continues the statement
+    above, whose body the blank line may be extending."""
+    for r in range(row + 1, min(snapshot.line_count, row + 200)):
+        line = snapshot.line(r)
+        code = line.lstrip()
+        if not code or code.startswith("#"):
+            continue
+        return len(line) - len(code) == len(indent) and not _CONTINUATIONS.match(code)
+    return False
 
 
 def _only_closers(after: str, root: tree_sitter.Node, byte: int) -> bool:
