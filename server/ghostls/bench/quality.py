@@ -43,6 +43,7 @@ ABLATIONS: dict[str, dict[str, str]] = {
     "no_syntax_check": {"GHOSTLS_COMPLETION_DISABLE": "syntax_check"},
     "no_alternatives": {"GHOSTLS_COMPLETION_DISABLE": "alternatives"},
     "no_needed_names": {"GHOSTLS_COMPLETION_DISABLE": "needed_names"},
+    "no_needed_attributes": {"GHOSTLS_COMPLETION_DISABLE": "needed_attributes"},
     "no_gap_single_line": {"GHOSTLS_COMPLETION_DISABLE": "gap_single_line"},
     "no_statement_start": {"GHOSTLS_COMPLETION_DISABLE": "statement_start"},
 }

@@ -348,12 +348,16 @@ class CompletionService:
 
     @staticmethod
     def _definition_head(snapshot: Snapshot, offset: int, ctx: FitContext) -> str:
-        """``name =`` when the cursor's line is blank and code below reads an unbound name."""
-        if not ctx.steps.needed_names or ctx.line_before.strip() or ctx.line_after.strip():
+        """``name =`` when the cursor's line is blank and code below reads an unbound name;
+        ``self.x =`` in an ``__init__`` whose class reads ``self.x`` but never assigns it."""
+        if ctx.line_before.strip() or ctx.line_after.strip():
             return ""
+        from ghostls.completion.needed_attributes import attributes_needed_by_class
         from ghostls.completion.needed_names import names_needed_below
 
-        names = names_needed_below(snapshot, offset)
+        names = names_needed_below(snapshot, offset) if ctx.steps.needed_names else ()
+        if not names and ctx.steps.needed_attributes:
+            names = attributes_needed_by_class(snapshot, offset)
         return f"{names[0]} =" if names else ""
 
     async def _alternative(
