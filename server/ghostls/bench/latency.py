@@ -122,6 +122,7 @@ async def _replay(
         result["source"] = record.get("source", "")
         result["engine"] = record.get("engine", {})
         result["server_ms"] = record.get("latency_ms", 0.0)
+        result["notes"] = record.get("notes", [])
     session.client.text_document_did_close(
         types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
     )

@@ -322,6 +322,8 @@ async def _main(args: argparse.Namespace) -> int:
     if args.refit_from:
         return _refit_only(args, tasks)
     print(f"quality: {len(tasks)} tasks from the CPython stdlib (seed {args.seed})")
+    if args.ablations_only:
+        return await _ablations_only(args, tasks)
     # One after the other: side by side on a small machine, the two would oversubscribe the
     # cores (ggml's threads spin) and both crawl.
     server = await run_server(tasks, {}, "server")
@@ -353,35 +355,58 @@ async def _main(args: argparse.Namespace) -> int:
         s = report["server"]["single"].get("exact_match", 0)
         report["single_line_ratio"] = round(s / b, 3) if b else None
         print(f"single-line exact match ratio ghostls/baseline: {report['single_line_ratio']}")
-    ablations = [a for a in (args.ablate.split(",") if args.ablate else []) if a]
-    if ablations == ["all"]:
-        ablations = list(ABLATIONS)
-    if ablations:
-        subset = (
-            tasks[: args.ablation_n]
-            + [t for t in tasks if t.kind == "multi"][: args.ablation_n // 3]
-        )
-        subset = list({t.id: t for t in subset}.values())
-        base_ids = {t.id for t in subset}
-        reference = [r for r in server if r["id"] in base_ids]
-        report["ablations"] = {"tasks": len(subset), "all_steps": _agg_both(reference)}
-        print(f"ablations on {len(subset)} tasks (gain = all steps minus step off):")
-        for name in ablations:
-            if name not in ABLATIONS:
-                print(f"  unknown ablation {name!r}")
-                continue
-            off = await run_server(subset, ABLATIONS[name], name)
-            agg = _agg_both(off)
-            report["ablations"][name] = agg
-            ref = report["ablations"]["all_steps"]
-            gains = {
-                kind: round(ref[kind].get("exact_match", 0) - agg[kind].get("exact_match", 0), 4)
-                for kind in ("single", "multi")
-            }
-            agg["exact_match_gain_of_step"] = gains
-            print(f"  {name:<22} gain single={gains['single']:+.3f} multi={gains['multi']:+.3f}")
+    subset = _ablation_subset(tasks, args.ablation_n)
+    if _ablation_names(args):
+        ids = {t.id for t in subset}
+        report["ablations"] = await _ablations(args, subset, [r for r in server if r["id"] in ids])
     report["results"] = server
     write_report("quality", report)
+    return 0
+
+
+def _ablation_names(args: argparse.Namespace) -> list[str]:
+    names = [a for a in (args.ablate.split(",") if args.ablate else []) if a]
+    return list(ABLATIONS) if names == ["all"] else names
+
+
+def _ablation_subset(tasks: list[Task], n: int) -> list[Task]:
+    """The first ``n`` tasks (single-line ones come first) and ``n // 3`` multi-line ones."""
+    subset = tasks[:n] + [t for t in tasks if t.kind == "multi"][: n // 3]
+    return list({t.id: t for t in subset}.values())
+
+
+async def _ablations(
+    args: argparse.Namespace, subset: list[Task], reference: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Each named step switched off in its own server run on ``subset``."""
+    out: dict[str, Any] = {"tasks": len(subset), "all_steps": _agg_both(reference)}
+    print(f"ablations on {len(subset)} tasks (gain = all steps minus step off):")
+    for name in _ablation_names(args):
+        if name not in ABLATIONS:
+            print(f"  unknown ablation {name!r}")
+            continue
+        off = await run_server(subset, ABLATIONS[name], name)
+        agg = _agg_both(off)
+        out[name] = agg
+        ref = out["all_steps"]
+        gains = {
+            kind: round(ref[kind].get("exact_match", 0) - agg[kind].get("exact_match", 0), 4)
+            for kind in ("single", "multi")
+        }
+        agg["exact_match_gain_of_step"] = gains
+        print(f"  {name:<22} gain single={gains['single']:+.3f} multi={gains['multi']:+.3f}")
+    return out
+
+
+async def _ablations_only(args: argparse.Namespace, tasks: list[Task]) -> int:
+    """Only the ablations: all steps on the subset as the reference, then each step off (to
+    run beside the main run, which then needs no ``--ablate``)."""
+    subset = _ablation_subset(tasks, args.ablation_n)
+    reference = await run_server(subset, {}, "all steps")
+    report: dict[str, Any] = {"tasks": len(tasks), "seed": args.seed}
+    report["ablations"] = await _ablations(args, subset, reference)
+    report["results"] = reference
+    write_report("quality_ablations", report)
     return 0
 
 
@@ -401,6 +426,9 @@ def main(argv: list[str]) -> int:
         help="comma-separated steps to switch off one at a time: " + ",".join(ABLATIONS),
     )
     parser.add_argument("--ablation-n", type=int, default=40)
+    parser.add_argument(
+        "--ablations-only", action="store_true", help="only the --ablate runs (and a reference)"
+    )
     parser.add_argument(
         "--refit-from",
         default="",

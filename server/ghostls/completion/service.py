@@ -476,8 +476,10 @@ class CompletionService:
         if not text.startswith(flight.before) or not text.endswith(flight.tail):
             return None
         typed = text[len(flight.before) : offset]
-        partial = flight.partial
-        if not (partial.startswith(typed) or typed.startswith(partial)) or "\n" in typed:
+        # Only a generation that has already written what was typed: one that is behind may
+        # disagree on its next token, and waiting for it cost more than starting afresh (the
+        # KV cache keeps what it evaluated) - up to 1.5 s in the latency replay.
+        if not flight.partial.startswith(typed) or "\n" in typed:
             return None
         return typed
 
@@ -493,7 +495,8 @@ class CompletionService:
         if result.cancelled or result.stop_reason == "error" or not text.startswith(typed):
             # Its engine time began before this request and is not this request's cost: the
             # generation that follows is (adding the two made engine time exceed wall time).
-            request.notes.append("adoption-failed")
+            why = result.stop_reason if result.cancelled else f"{len(text)}/{len(typed)} chars"
+            request.notes.append(f"adoption-failed:{why}")
             return None
         request.engine = {**result.stats.as_dict(), "stop_reason": result.stop_reason}
         request.source = "in-flight"
