@@ -150,6 +150,13 @@ async def _records(session: ServerSession) -> list[dict[str, Any]]:
     return list(_plain(result).get("completion", {}).get("recent", []))
 
 
+async def _engine_counters(session: ServerSession) -> dict[str, float]:
+    result = await session.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="ghostls.stats", arguments=[])
+    )
+    return dict(_plain(result).get("engine", {}).get("counters", {}))
+
+
 def _rates(results: list[dict[str, Any]]) -> tuple[float, float]:
     """Median prompt ms per evaluated token and decode ms per generated token, this run."""
     prompt = [
@@ -185,6 +192,7 @@ async def _main(args: argparse.Namespace) -> int:
         for task in chosen:
             print(f"  replaying {task.path} ({min(len(task.function), args.max_chars)} chars)")
             results.extend(await _replay(session, task, args.max_chars, rng))
+        counters = await _engine_counters(session)
     shown = [r for r in results if r["shown"]]
     answered = [r for r in results if r["outcome"] not in ("superseded", "stale")]
     from_cache = [r for r in shown if r["source"] in ("typed-through", "lru")]
@@ -247,6 +255,11 @@ async def _main(args: argparse.Namespace) -> int:
         "model_requests_with_two_generations": len(model_shown) - len(single_generation),
         "server_overhead_share": round(overhead, 4),
         "server_overhead_share_vs_engine_measured": round(overhead_measured, 4),
+        # All the worker's generation time, and the part spent on generations a newer
+        # keystroke superseded (what a request may queue behind).
+        "engine_busy_ms": round(counters.get("busy_ms", 0.0), 1),
+        "engine_superseded_busy_ms": round(counters.get("superseded_busy_ms", 0.0), 1),
+        "engine_evaluated_tokens_total": counters.get("evaluated_tokens", 0),
         "results": results,
     }
     s, a = report["latency_shown_ms"], report["latency_answered_ms"]
@@ -265,6 +278,13 @@ async def _main(args: argparse.Namespace) -> int:
     print(f"({n_two} with two generations): ", end="")
     print(f"{overhead:.1%} (vs engine-measured ms: ", end="")
     print(f"{overhead_measured:.1%})")
+    print(
+        f"engine busy {report['engine_busy_ms'] / 1000:.1f} s, of which superseded "
+        f"{report['engine_superseded_busy_ms'] / 1000:.1f} s; "
+        f"{report['engine_evaluated_tokens_total']:.0f} prompt tokens evaluated in all"
+    )
+    queued = [r["engine"].get("queue_ms", 0.0) for r in model_shown]
+    report["queue_ms_model_shown"] = summarize(queued)
     pipe = report["server_pipeline_ms_outside_engine"]
     print(f"server time outside the engine per model request: p50 {pipe['p50']:.1f} ms")
     write_report("latency", report)

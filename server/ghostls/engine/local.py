@@ -78,6 +78,9 @@ class LocalEngine:
             "draft_tokens": 0,
             "accepted_draft_tokens": 0,
             "scores": 0,
+            # Worker time per kind of result: what superseded work costs the requests after it.
+            "busy_ms": 0.0,
+            "superseded_busy_ms": 0.0,
         }
         self.last_stats: GenerationStats | None = None
 
@@ -323,6 +326,10 @@ class LocalEngine:
         c["generated_tokens"] += s.generated_tokens
         c["draft_tokens"] += s.draft_tokens
         c["accepted_draft_tokens"] += s.accepted_draft_tokens
+        busy = s.prompt_ms + s.generation_ms
+        c["busy_ms"] += busy
+        if result.stop_reason in ("cancelled", "superseded"):
+            c["superseded_busy_ms"] += busy
         self.last_stats = s
 
     def run_on_worker(self, fn: Any, *args: Any) -> Any:
