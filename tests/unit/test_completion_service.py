@@ -36,11 +36,13 @@ class ScriptedEngine:
         self.step_s = step_s
         self.calls = 0
         self.cancelled = 0
+        self.requests: list[GenerationRequest] = []
 
     async def generate(
         self, request: GenerationRequest, cancel: CancelToken | None = None
     ) -> GenerationResult:
         self.calls += 1
+        self.requests.append(request)
         text = ""
         for char in self.answer:
             await asyncio.sleep(self.step_s)
@@ -122,6 +124,42 @@ async def test_typing_what_the_model_is_writing_adopts_the_running_generation() 
     assert new is not None and new.text == "turn total / len(values)"
     assert new.source == "in-flight"
     assert engine.calls == 1 and engine.cancelled == 0
+
+
+async def test_typing_ahead_of_the_running_generation_starts_afresh() -> None:
+    engine = ScriptedEngine("return total / len(values)\n", step_s=0.05)
+    server, service = _service(engine)
+    old = asyncio.ensure_future(service.suggest(URI, ROW, COL))
+    await _generating(service, "r")
+    # Three characters typed while the model has written one: it may still disagree, and
+    # waiting for it costs more than a new generation (the KV cache keeps the prompt).
+    server.documents.change(URI, ["def f(values):\n    total = sum(values)\n    ret\n"], 2)
+    await service.suggest(URI, ROW, COL + 3)  # (this engine ignores prompts: its text won't fit)
+    assert await old is None
+    assert engine.calls == 2 and engine.cancelled == 1
+    assert not any(note.startswith("adopted") for note in service.recent[-1]["notes"])
+
+
+async def test_a_blank_line_between_statements_asks_for_one_statement() -> None:
+    from ghostls.completion.policy import STATEMENT_OPENERS_TO_AVOID
+
+    engine = ScriptedEngine("if total:\n")
+    server, service = _service(engine)
+    server.documents.change(
+        URI, ["def f(values):\n    total = sum(values)\n    \n    return 0\n"], 2
+    )
+    # The model's `if total:` opens a block with no body: refused, and no alternatives from
+    # this scripted engine (it has no ranks) - but the request asked to avoid it up front.
+    assert await service.suggest(URI, ROW, COL) is None
+    request = engine.requests[0]
+    assert request.avoid_first == STATEMENT_OPENERS_TO_AVOID
+    assert request.stop == ("\n",)  # single-line
+    assert service.recent[-1]["kind"] == "single_line:blank line between statements"
+    # After the block's last statement (TEXT) the user is extending it: several lines, and
+    # any opener is fine.
+    server.documents.change(URI, [TEXT], 3)
+    await service.suggest(URI, ROW, COL)
+    assert engine.requests[-1].avoid_first == ()
 
 
 async def test_debounce_drops_requests_overtaken_while_waiting() -> None:
