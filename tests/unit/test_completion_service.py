@@ -155,11 +155,15 @@ async def test_a_blank_line_between_statements_asks_for_one_statement() -> None:
     assert request.avoid_first == STATEMENT_OPENERS_TO_AVOID
     assert request.stop == ("\n",)  # single-line
     assert service.recent[-1]["kind"] == "single_line:blank line between statements"
-    # After the block's last statement (TEXT) the user is extending it: several lines, and
-    # any opener is fine.
+    # After the block's last statement (TEXT): the same. At an empty body: several lines,
+    # and any opener is fine.
     server.documents.change(URI, [TEXT], 3)
     await service.suggest(URI, ROW, COL)
+    assert engine.requests[-1].avoid_first == STATEMENT_OPENERS_TO_AVOID
+    server.documents.change(URI, ["def f(values):\n    \n"], 4)
+    await service.suggest(URI, 1, 4)
     assert engine.requests[-1].avoid_first == ()
+    assert engine.requests[-1].stop != ("\n",)
 
 
 async def test_debounce_drops_requests_overtaken_while_waiting() -> None:

@@ -141,15 +141,15 @@ def test_empty_body_right_after_signature_is_multi_line() -> None:
     assert info.reason == "empty block body"
 
 
-def test_blank_line_inside_a_block_is_multi_line() -> None:
+def test_blank_line_inside_a_block_is_single_line() -> None:
     text = stdlib("textwrap.py")
     # The blank line inside dedent's for loop, before "# Current line more deeply indented".
     anchor = "            margin = indent\n"
     offset = text.index(anchor) + len(anchor)
     assert text[offset] == "\n"
     info = analyze_cursor(open_text(text), offset)
-    assert info.blank_line_in_block
-    assert info.kind is CompletionKind.MULTI_LINE
+    assert info.blank_line_in_block and not info.statement_below  # an elif is no new statement
+    assert info.kind is CompletionKind.SINGLE_LINE
     assert info.indent == "        "  # the for loop's body (the elif continues it)
 
 
@@ -162,13 +162,14 @@ def test_blank_line_between_statements_is_single_line() -> None:
     assert info.blank_line_in_block and info.statement_below
     assert info.kind is CompletionKind.SINGLE_LINE
     assert info.reason == "blank line between statements"
-    # After the function's last statement the user is extending the block: several lines.
+    # After the function's last statement: one statement at a time, too.
     last = "    return text\n\n\ndef indent("
     end = opened.index(last) + len("    return text\n")
     extended = opened[:end] + "    \n" + opened[end:]
     after = analyze_cursor(open_text(extended), end + 4)
     assert after.blank_line_in_block and not after.statement_below
-    assert after.kind is CompletionKind.MULTI_LINE
+    assert after.kind is CompletionKind.SINGLE_LINE
+    assert after.reason == "blank line after a block's last statement"
 
 
 def test_blank_line_at_module_level_is_single_line() -> None:

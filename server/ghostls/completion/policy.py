@@ -23,7 +23,7 @@ def choose_multiline(cursor: CursorInfo, mode: str, steps: Steps | None = None) 
     """True/False for multi/single-line; None when there should be no suggestion at all."""
     if cursor.kind is CompletionKind.NONE:
         return None
-    if steps is not None and not steps.gap_single_line and cursor.statement_below:
+    if steps is not None and not steps.gap_single_line and cursor.blank_line_in_block:
         # (ablation) the old rule: any blank line inside a block was multi-line
         return mode != "never"
     if not is_blank(cursor.text_after_cursor):

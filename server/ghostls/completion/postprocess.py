@@ -24,7 +24,7 @@ class Steps:
     alternatives: bool = True  # a refused suggestion: try the next likeliest first tokens
     needed_names: bool = True  # a new line above code reading an unbound name defines it
     needed_attributes: bool = True  # ... and in __init__, an attribute the class only reads
-    gap_single_line: bool = True  # a blank line between two statements gets one statement
+    gap_single_line: bool = True  # a blank line inside a non-empty block gets one statement
     statement_start: bool = True  # ... which opens no block and is not a comment
 
     @classmethod

@@ -13,13 +13,13 @@ Policy (the reason string in :class:`CursorInfo` names the rule that decided):
   of the line holds text that an insertion would break. Text to the right that is only closing
   brackets, quotes, ':', ',' or ';' (and a trailing comment) is fine: the suggestion goes
   before it.
-- MULTI_LINE right after a block opener (``def f(x):|``), at an empty body (a blank line after an
-  opener, or after a signature and a docstring), and at a blank line after a block's last
-  statement (the user is extending the block) - but a blank line between brackets (a
-  multi-line call or literal) is SINGLE_LINE: one more item.
-- SINGLE_LINE at a blank line between two statements of a block: the code below is already
-  written, so one statement is inserted. Cody and Continue ask for several lines only at a
-  block's start or an empty body, for the same reason.
+- MULTI_LINE right after a block opener (``def f(x):|``) and at an empty body (a blank line
+  after an opener, or after a signature and a docstring) - but a blank line between brackets
+  (a multi-line call or literal) is SINGLE_LINE: one more item.
+- SINGLE_LINE at a blank line inside a block that has statements, between two of them or
+  after the last: one statement at a time. Cody and Continue ask for several lines only at a
+  block's start or an empty body (GitHub Copilot only at an empty block's start); a body
+  guessed there runs ahead of code the user is about to write or already has below.
 - SINGLE_LINE everywhere else (partial lines, blank lines at module level).
 - NONE, unanalyzed, on lines over MAX_LINE_CHARS or where the tree is over MAX_DEPTH deep:
   that is generated or hostile code, and walking such a tree would stall the server.
@@ -478,7 +478,7 @@ def _analyze(snapshot: Snapshot, offset: int) -> CursorInfo:
     elif blank_line_in_block and statement_below:
         kind, reason = CompletionKind.SINGLE_LINE, "blank line between statements"
     elif blank_line_in_block:
-        kind, reason = CompletionKind.MULTI_LINE, "blank line after a block's last statement"
+        kind, reason = CompletionKind.SINGLE_LINE, "blank line after a block's last statement"
     elif blank_line:
         kind, reason = CompletionKind.SINGLE_LINE, "blank line at module level"
     else:
