@@ -115,6 +115,10 @@ async def _replay(
             }
         )
     records = await _records(session)
+    stats = await session.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="ghostls.stats", arguments=[])
+    )
+    timeline = _plain(stats).get("engine", {}).get("timeline", [])
     by_version = {r["version"]: r for r in records if r.get("uri") == uri}
     for result in results:
         record = by_version.get(result["version"], {})
@@ -123,6 +127,8 @@ async def _replay(
         result["engine"] = record.get("engine", {})
         result["server_ms"] = record.get("latency_ms", 0.0)
         result["notes"] = record.get("notes", [])
+    if results:  # the worker's last jobs: what the final keystroke's request queued behind
+        results[-1]["worker_timeline"] = timeline[-12:]
     session.client.text_document_did_close(
         types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
     )

@@ -354,22 +354,25 @@ class LlamaModel:
         outputs: Sequence[int] = (),
         on_row: Callable[[int, npt.NDArray[np.float32]], None] | None = None,
         should_abort: Callable[[], bool] | None = None,
+        chunk: int = 0,
     ) -> int:
         """Evaluate ``tokens`` at positions start_pos, start_pos+1, ...
 
         For each index in ``outputs`` (indices into ``tokens``, ascending) ``on_row(index,
         logits)`` is called with a view of that token's logits, valid only during the call.
-        Tokens go in n_batch chunks; ``should_abort`` is checked between chunks. Returns how
-        many tokens were decoded (fewer than given only when aborted; those stay cached)."""
+        Tokens go in chunks of ``chunk`` (at most n_batch; 0 = n_batch); ``should_abort`` is
+        checked between chunks. Returns how many tokens were decoded (fewer than given only
+        when aborted; those stay cached)."""
         want = set(outputs)
         batch = self._batch
-        for chunk_start in range(0, len(tokens), self.n_batch):
+        size = min(chunk, self.n_batch) if chunk > 0 else self.n_batch
+        for chunk_start in range(0, len(tokens), size):
             if chunk_start and should_abort is not None and should_abort():
                 return chunk_start
-            chunk = tokens[chunk_start : chunk_start + self.n_batch]
-            batch.n_tokens = len(chunk)
+            part = tokens[chunk_start : chunk_start + size]
+            batch.n_tokens = len(part)
             rows: list[int] = []
-            for i, tok in enumerate(chunk):
+            for i, tok in enumerate(part):
                 batch.token[i] = tok
                 batch.pos[i] = start_pos + chunk_start + i
                 batch.n_seq_id[i] = 1

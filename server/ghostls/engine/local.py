@@ -8,6 +8,7 @@ started returns immediately when the worker reaches it, so nothing waits behind 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -83,6 +84,9 @@ class LocalEngine:
             "superseded_busy_ms": 0.0,
         }
         self.last_stats: GenerationStats | None = None
+        # The worker's last jobs (seconds since load, result): what a queued request waited for.
+        self.timeline: collections.deque[dict[str, Any]] = collections.deque(maxlen=64)
+        self._epoch = time.perf_counter()
 
     # -- Engine protocol: state -------------------------------------------------------------
 
@@ -225,6 +229,22 @@ class LocalEngine:
         reason = abort()
         if reason is not None:
             return GenerationResult("", stats, reason)
+        result = self._generate_job(request, abort, started, stats)
+        self.timeline.append(
+            {
+                "key": request.key,
+                "start_s": round(started - self._epoch, 3),
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+                "stop": result.stop_reason,
+                "evaluated": result.stats.evaluated_tokens,
+                "generated": result.stats.generated_tokens,
+            }
+        )
+        return result
+
+    def _generate_job(
+        self, request: GenerationRequest, abort: Any, started: float, stats: GenerationStats
+    ) -> GenerationResult:
         model, decoder = self._model, self._decoder
         if model is None or decoder is None:
             return GenerationResult("", stats, "error")

@@ -238,6 +238,9 @@ class EngineManager:
         counters = getattr(engine, "counters", None)
         if isinstance(counters, dict):
             result["counters"] = dict(counters)
+        timeline = getattr(engine, "timeline", None)
+        if timeline is not None:
+            result["timeline"] = list(timeline)
         layout = getattr(engine, "layout", None)
         if isinstance(layout, str):
             result["prompt_layout"] = layout
