@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from ghostls.completion.needed_attributes import attributes_needed_by_class
-from ghostls.documents import DocumentStore
-
-CURSOR = "<|>"
+from tests.unit.cursor_marker import CURSOR, snapshot_at_cursor
 
 
 def needed(text: str) -> tuple[str, ...]:
-    row = next(i for i, line in enumerate(text.split("\n")) if CURSOR in line)
-    column = text.split("\n")[row].index(CURSOR)
-    snapshot = DocumentStore().open("file:///t/attrs.py", text.replace(CURSOR, ""), 1)
-    return attributes_needed_by_class(snapshot, snapshot.offset_at(row, column))
+    return attributes_needed_by_class(*snapshot_at_cursor(text))
 
 
 EVENT = (

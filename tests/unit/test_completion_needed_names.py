@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from ghostls.completion.needed_names import LOOK_AHEAD_ROWS, names_needed_below
-from ghostls.documents import DocumentStore
-
-CURSOR = "<|>"
+from tests.unit.cursor_marker import CURSOR, snapshot_at_cursor
 
 
 def needed(text: str) -> tuple[str, ...]:
-    row = next(i for i, line in enumerate(text.split("\n")) if CURSOR in line)
-    column = text.split("\n")[row].index(CURSOR)
-    snapshot = DocumentStore().open("file:///t/needed.py", text.replace(CURSOR, ""), 1)
-    return names_needed_below(snapshot, snapshot.offset_at(row, column))
+    return names_needed_below(*snapshot_at_cursor(text))
 
 
 def test_an_unbound_read_below_is_needed_nearest_first() -> None:
