@@ -114,11 +114,9 @@ async def _replay(
                 "shown": bool(items),
             }
         )
-    records = await _records(session)
-    stats = await session.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="ghostls.stats", arguments=[])
-    )
-    timeline = _plain(stats).get("engine", {}).get("timeline", [])
+    stats = await _stats(session, recent=512)
+    records = list(stats.get("completion", {}).get("recent", []))
+    timeline = stats.get("engine", {}).get("timeline", [])
     by_version = {r["version"]: r for r in records if r.get("uri") == uri}
     for result in results:
         record = by_version.get(result["version"], {})
@@ -149,18 +147,13 @@ async def _request(session: ServerSession, uri: str, line: int, col: int) -> tup
     return items, time.perf_counter()
 
 
-async def _records(session: ServerSession) -> list[dict[str, Any]]:
+async def _stats(session: ServerSession, recent: int = 0) -> dict[str, Any]:
+    """``ghostls.stats`` as plain dicts (with the last ``recent`` request records)."""
+    arguments: list[Any] = [{"recent": recent}] if recent else []
     result = await session.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="ghostls.stats", arguments=[{"recent": 512}])
+        types.ExecuteCommandParams(command="ghostls.stats", arguments=arguments)
     )
-    return list(_plain(result).get("completion", {}).get("recent", []))
-
-
-async def _engine_counters(session: ServerSession) -> dict[str, float]:
-    result = await session.client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="ghostls.stats", arguments=[])
-    )
-    return dict(_plain(result).get("engine", {}).get("counters", {}))
+    return dict(_plain(result))
 
 
 def _rates(results: list[dict[str, Any]]) -> tuple[float, float]:
@@ -198,7 +191,7 @@ async def _main(args: argparse.Namespace) -> int:
         for task in chosen:
             print(f"  replaying {task.path} ({min(len(task.function), args.max_chars)} chars)")
             results.extend(await _replay(session, task, args.max_chars, rng))
-        counters = await _engine_counters(session)
+        counters = dict((await _stats(session)).get("engine", {}).get("counters", {}))
     shown = [r for r in results if r["shown"]]
     answered = [r for r in results if r["outcome"] not in ("superseded", "stale")]
     from_cache = [r for r in shown if r["source"] in ("typed-through", "lru")]
@@ -279,7 +272,7 @@ async def _main(args: argparse.Namespace) -> int:
     ev = report["evaluated_tokens_per_model_request"]
     print(f"prompt tokens evaluated per model request: mean {ev['mean']:.1f} p50 {ev['p50']:.0f}")
     print(f"engine: {t_prompt:.1f} ms/prompt token, {t_decode:.1f} ms/generated token")
-    n_two = len(model_shown) - len(single_generation)
+    n_two = report["model_requests_with_two_generations"]
     print(f"server overhead vs engine cost, {len(model_shown)} model-served suggestions ", end="")
     print(f"({n_two} with two generations): ", end="")
     print(f"{overhead:.1%} (vs engine-measured ms: ", end="")
