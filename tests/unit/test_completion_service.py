@@ -259,3 +259,25 @@ def test_a_budget_cut_multi_line_suggestion_loses_its_partial_last_line() -> Non
     single = FitContext(line_before="    ")
     one = Fitted("a = TK.", False)
     assert not _ends_mid_line(_Answer(one.text, "length"), one, single)
+
+
+class LengthCutEngine(ScriptedEngine):
+    """Answers at once, as a generation that ran into its token cap."""
+
+    async def generate(
+        self, request: GenerationRequest, cancel: CancelToken | None = None
+    ) -> GenerationResult:
+        self.calls += 1
+        self.requests.append(request)
+        return GenerationResult(self.answer, GenerationStats(), "length")
+
+
+async def test_the_guard_checks_the_suggestion_without_its_cut_partial_line() -> None:
+    # An empty body (multi-line) whose generation hit the cap mid-word: "retur" parses as a
+    # name, so only the partial-line rule removes it - the guard must see the cut text.
+    engine = LengthCutEngine("total = sum(values)\n    retur")
+    server, service = _service(engine)
+    server.documents.change(URI, ["def f(values):\n    \n"], 2)
+    shown = await service.suggest(URI, 1, 4)
+    assert shown is not None and shown.text == "total = sum(values)"
+    assert "cut-partial-line" in service.recent[-1]["notes"]

@@ -648,8 +648,8 @@ class CompletionService:
         if _ends_mid_line(answer, fitted, ctx):
             text = fitted.text.rsplit("\n", 1)[0].rstrip()
             request.notes.append("cut-partial-line")
-        if ctx.steps.syntax_check:
-            text, note = self.guard.longest_valid(snapshot, start, end, fitted.text, ctx.multiline)
+        if ctx.steps.syntax_check and text is not None:
+            text, note = self.guard.longest_valid(snapshot, start, end, text, ctx.multiline)
             if note:
                 request.notes.append(note)
                 key = "syntax_rejected" if text is None else "syntax_shortened"
