@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 
 from ghostls.app import GhostServer
-from ghostls.completion.service import CompletionService
+from ghostls.completion.service import CompletionService, Suggestion
 from ghostls.engine.types import (
     CancelToken,
     GenerationRequest,
@@ -98,16 +98,25 @@ async def test_a_suggestion_and_then_the_prompt_lru() -> None:
     assert engine.calls == 1
 
 
-async def test_a_newer_request_supersedes_and_the_old_answer_is_empty() -> None:
-    engine = ScriptedEngine("return total / len(values)\n", step_s=0.02)
+async def _type_while_generating(
+    engine: ScriptedEngine, written: str, typed: str
+) -> tuple[CompletionService, Suggestion | None, Suggestion | None]:
+    """Start a suggestion at the blank line, wait until the model has written ``written``,
+    type ``typed`` there and ask again. Returns the service and both answers."""
     server, service = _service(engine)
     old = asyncio.ensure_future(service.suggest(URI, ROW, COL))
-    await _generating(service, "re")
+    await _generating(service, written)
+    line = "    " + typed
+    server.documents.change(URI, [f"def f(values):\n    total = sum(values)\n{line}\n"], 2)
+    new = await service.suggest(URI, ROW, COL + len(typed))
+    return service, await old, new
+
+
+async def test_a_newer_request_supersedes_and_the_old_answer_is_empty() -> None:
+    engine = ScriptedEngine("return total / len(values)\n", step_s=0.02)
     # The user types something the model is not writing: the running generation stops.
-    server.documents.change(URI, ["def f(values):\n    total = sum(values)\n    x\n"], 2)
-    new = asyncio.ensure_future(service.suggest(URI, ROW, COL + 1))
-    assert await old is None
-    await new
+    service, old, _new = await _type_while_generating(engine, "re", "x")
+    assert old is None
     assert engine.cancelled == 1
     outcomes = [r["outcome"] for r in service.recent]
     assert outcomes[0] == "superseded"
@@ -115,12 +124,8 @@ async def test_a_newer_request_supersedes_and_the_old_answer_is_empty() -> None:
 
 async def test_typing_what_the_model_is_writing_adopts_the_running_generation() -> None:
     engine = ScriptedEngine("return total / len(values)\n", step_s=0.02)
-    server, service = _service(engine)
-    old = asyncio.ensure_future(service.suggest(URI, ROW, COL))
-    await _generating(service, "ret")
-    server.documents.change(URI, ["def f(values):\n    total = sum(values)\n    re\n"], 2)
-    new = await service.suggest(URI, ROW, COL + 2)
-    assert await old is None  # superseded: empty, never stale
+    _, old, new = await _type_while_generating(engine, "ret", "re")
+    assert old is None  # superseded: empty, never stale
     assert new is not None and new.text == "turn total / len(values)"
     assert new.source == "in-flight"
     assert engine.calls == 1 and engine.cancelled == 0
@@ -128,14 +133,11 @@ async def test_typing_what_the_model_is_writing_adopts_the_running_generation() 
 
 async def test_typing_ahead_of_the_running_generation_starts_afresh() -> None:
     engine = ScriptedEngine("return total / len(values)\n", step_s=0.05)
-    server, service = _service(engine)
-    old = asyncio.ensure_future(service.suggest(URI, ROW, COL))
-    await _generating(service, "r")
     # Three characters typed while the model has written one: it may still disagree, and
     # waiting for it costs more than a new generation (the KV cache keeps the prompt).
-    server.documents.change(URI, ["def f(values):\n    total = sum(values)\n    ret\n"], 2)
-    await service.suggest(URI, ROW, COL + 3)  # (this engine ignores prompts: its text won't fit)
-    assert await old is None
+    # (This engine ignores prompts, so its new text will not fit; only the calls matter.)
+    service, old, _new = await _type_while_generating(engine, "r", "ret")
+    assert old is None
     assert engine.calls == 2 and engine.cancelled == 1
     assert not any(note.startswith("adopted") for note in service.recent[-1]["notes"])
 
